@@ -1,0 +1,458 @@
+"""Apply a compiled profile to a pydicom Dataset, recursively through every sequence.
+
+Kept elements are left as the raw bytes pydicom read, so they are written back unchanged
+and cost nothing to decode; only elements the profile changes are decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.uid import UID_dictionary
+
+from anonymizer.actions import CLEAN_PIXEL_DATA_CODE, Action
+from anonymizer.errors import NestingTooDeep
+from anonymizer.identifiers import Identifiers, collect_identifiers, scrub_text
+from anonymizer.profiles.compile import CompiledProfile, dictionary_vr
+from anonymizer.profiles.model import DatePolicy, PrivatePolicy
+from anonymizer.pseudonyms import Pseudonymizer
+from anonymizer.shift_dates import UnparsableDate, clamp_age, shift_da, shift_dt
+
+TOOL_NAME = "upload-anonymizer"
+_TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "PN"})
+_DECODE_ON_REMOVE = frozenset({"PN", "DA", "DT", "LO", "LT", "ST", "UT", "UC", "SH"})
+_MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64, "ST": 1024, "UC": 2**31}
+_MIN_WEAK_TEXT = 12
+_DUMMY_TEXT = "ANONYMIZED"
+_DUMMIES: dict[str, object] = {
+    "PN": "ANONYMOUS",
+    "DA": "19000101",
+    "DT": "19000101000000",
+    "TM": "000000",
+    "AS": "000D",
+    "IS": "0",
+    "DS": "0",
+    "US": 0,
+    "SS": 0,
+    "UL": 0,
+    "SL": 0,
+    "UV": 0,
+    "SV": 0,
+    "FL": 0.0,
+    "FD": 0.0,
+    "AT": 0,
+    "OB": b"\0\0",
+    "OW": b"\0\0",
+    "UN": b"\0\0",
+}
+_PATIENT_ID = 0x00100020
+_PATIENT_NAME = 0x00100010
+_ISSUER_OF_PATIENT_ID = 0x00100021
+_STUDY_UID = 0x0020000D
+_OVERLAY_DATA = 0x3000
+
+
+@dataclass
+class HeaderStats:
+    """What the header stage did to one object (counts only, nothing identifying)."""
+
+    removed: int = 0
+    replaced: int = 0
+    emptied: int = 0
+    uids_mapped: int = 0
+    dates_shifted: int = 0
+    dates_removed: int = 0
+    scrubbed: int = 0
+    private_removed: int = 0
+    private_kept: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HeaderResult:
+    """The outcome of the header stage: stats and the identifiers to verify against."""
+
+    stats: HeaderStats
+    identifiers: Identifiers
+    date_shift_days: int
+    patient_pseudonym: str | None
+
+
+class _Walker:
+    def __init__(
+        self,
+        *,
+        compiled: CompiledProfile,
+        pseudonyms: Pseudonymizer,
+        identifiers: Identifiers,
+        shift_days: int,
+        patient_pseudonym: str | None,
+        max_depth: int,
+    ) -> None:
+        self.compiled = compiled
+        self.profile = compiled.profile
+        self.pseudonyms = pseudonyms
+        self.ids = identifiers
+        self.shift_days = shift_days
+        self.patient_pseudonym = patient_pseudonym
+        self.max_depth = max_depth
+        self.stats = HeaderStats()
+        self.safe_harbor = compiled.profile.safe_harbor
+        self.handlers: dict[Action, Callable[[Dataset, int, int], None]] = {
+            Action.REMOVE: self._remove,
+            Action.EMPTY: self._empty,
+            Action.DUMMY: self._dummy,
+            Action.CLEAN: self._clean,
+            Action.UID: self._uid,
+            Action.PSEUDONYM: self._pseudonym,
+            Action.SHIFT: self._shift,
+        }
+
+    # -- traversal -------------------------------------------------------------------
+    def walk(self, ds: Dataset, depth: int, *, clean: bool) -> None:
+        if depth > self.max_depth:
+            raise NestingTooDeep(f"sequences nested deeper than {self.max_depth} levels")
+        elements = ds._dict
+        kept_blocks: set[tuple[int, int]] = set()
+        creators: list[int] = []
+        action_for = self.compiled.action_for
+        for tag in list(elements):
+            group = tag >> 16
+            if group & 1:
+                self._private(ds, tag, depth, kept_blocks, creators)
+                continue
+            if not tag & 0xFFFF or group == 0x0002:
+                del elements[tag]  # group lengths are retired; file meta is written anew
+                continue
+            action = action_for(tag)
+            if action is Action.KEEP:
+                self._keep(ds, tag, depth, clean=clean)
+            else:
+                self.handlers[action](ds, tag, depth)
+        for tag in creators:
+            if (tag >> 16, tag & 0xFF) not in kept_blocks:
+                del elements[tag]
+
+    def _vr(self, ds: Dataset, tag: int) -> str:
+        elem = ds._dict[tag]
+        vr = elem.VR
+        if vr and vr != "UN":
+            return vr
+        return dictionary_vr(tag) or "UN"
+
+    def _is_sequence(self, ds: Dataset, tag: int) -> bool:
+        elem = ds._dict[tag]
+        vr = elem.VR
+        if vr == "SQ":
+            return True
+        if vr in (None, "UN") and tag in self.compiled.sequence_tags:
+            return True
+        return isinstance(elem, RawDataElement) and elem.length == 0xFFFFFFFF and vr != "OB"
+
+    def _items(self, ds: Dataset, tag: int) -> list[Dataset]:
+        value = ds[tag].value
+        return list(value) if isinstance(value, Sequence) else []
+
+    def _keep(self, ds: Dataset, tag: int, depth: int, *, clean: bool) -> None:
+        if self._is_sequence(ds, tag):
+            if ds[tag].VR != "SQ":
+                # Undefined length and not a known sequence: we cannot look inside, so it goes.
+                self._drop(ds, tag)
+                self.stats.warnings.append(f"unreadable_sequence_removed:{_tag(tag)}")
+                return
+            for item in self._items(ds, tag):
+                self.walk(item, depth + 1, clean=clean)
+            return
+        if self.safe_harbor and tag in self.compiled.age_tags:
+            elem = ds[tag]
+            if isinstance(elem.value, str) and elem.value:
+                elem.value = clamp_age(elem.value)
+            return
+        if clean and self._vr(ds, tag) in _TEXT_VRS:
+            self._scrub(ds, tag)
+
+    # -- public actions --------------------------------------------------------------
+    def _remember(self, ds: Dataset, tag: int, vr: str) -> None:
+        """Keep removed names, dates and long free text, to prove they are gone."""
+        if vr not in _DECODE_ON_REMOVE:
+            return
+        value = ds[tag].value
+        if vr in ("PN", "DA", "DT"):
+            self.ids.add_value(value, strong=False)
+        elif isinstance(value, str) and len(value.strip()) >= _MIN_WEAK_TEXT:
+            self.ids.add_value(value, strong=False)
+
+    def _drop(self, ds: Dataset, tag: int) -> None:
+        del ds._dict[tag]
+        self.stats.removed += 1
+
+    def _remove(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        self._remember(ds, tag, vr)
+        if vr in ("DA", "DT"):
+            self.stats.dates_removed += 1
+        self._drop(ds, tag)
+
+    def _set(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
+        ds._dict[tag] = DataElement(tag, vr, value)  # type: ignore[index]
+
+    def _empty(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        self._remember(ds, tag, vr)
+        if vr in ("DA", "DT"):
+            self.stats.dates_removed += 1
+        self._set(ds, tag, vr, Sequence() if vr == "SQ" else None)
+        self.stats.emptied += 1
+
+    def _dummy(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        if vr == "SQ":
+            self._set(ds, tag, vr, Sequence([Dataset()]))
+        elif vr == "UI":
+            self._uid(ds, tag, depth)
+            return
+        else:
+            self._remember(ds, tag, vr)
+            if vr in ("DA", "DT"):
+                self.stats.dates_removed += 1
+            self._set(ds, tag, vr, _DUMMIES.get(vr, _DUMMY_TEXT))
+        self.stats.replaced += 1
+
+    def _clean(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        if vr == "SQ":
+            for item in self._items(ds, tag):
+                self.walk(item, depth + 1, clean=True)
+        elif vr in ("DA", "DT"):
+            self._shift(ds, tag, depth)
+        elif vr == "UI":
+            self._uid(ds, tag, depth)
+        elif vr == "AE":
+            self._pseudonym(ds, tag, depth)
+        elif vr in _TEXT_VRS:
+            self._scrub(ds, tag)
+
+    def _scrub(self, ds: Dataset, tag: int) -> None:
+        elem = ds[tag]
+        value = elem.value
+        if not value:
+            return
+        texts = [str(v) for v in value] if isinstance(value, MultiValue) else [str(value)]
+        cleaned = [scrub_text(t, self.ids) for t in texts]
+        if cleaned != texts:
+            limit = _MAX_LENGTH.get(elem.VR)
+            if limit:
+                cleaned = [c[:limit] for c in cleaned]
+            elem.value = cleaned if len(cleaned) > 1 else cleaned[0]
+            self.stats.scrubbed += 1
+
+    def _uid(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        if vr == "SQ":
+            for item in self._items(ds, tag):
+                self.walk(item, depth + 1, clean=False)
+            return
+        value = ds[tag].value
+        if not value:
+            return
+        originals = [str(v).strip("\0 ") for v in value] if isinstance(value, MultiValue) else [
+            str(value).strip("\0 ")
+        ]
+        # UIDs from the DICOM registry (SOP classes, coding schemes) identify nobody.
+        mapped = [u if u in UID_dictionary else self.pseudonyms.uid(u) for u in originals]
+        self.ids.uids.update(u for u in originals if u not in UID_dictionary)
+        self._set(ds, tag, "UI", mapped if len(mapped) > 1 else mapped[0])
+        self.stats.uids_mapped += len(mapped)
+
+    def _pseudonym(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        if tag == _PATIENT_ID and self.patient_pseudonym:
+            self._set(ds, tag, vr, self.patient_pseudonym)
+        elif tag == _PATIENT_NAME and self.patient_pseudonym:
+            self._set(ds, tag, vr, self.pseudonyms.patient_name(self.patient_pseudonym))
+        else:
+            value = ds[tag].value
+            if not value:
+                return
+            self._remember(ds, tag, vr)
+            token = self.pseudonyms.token(f"{tag:08X}", str(value), _MAX_LENGTH.get(vr, 16))
+            self._set(ds, tag, vr, f"ANON^{token[:10]}" if vr == "PN" else token)
+        self.stats.replaced += 1
+
+    def _shift(self, ds: Dataset, tag: int, depth: int) -> None:
+        vr = self._vr(ds, tag)
+        if vr not in ("DA", "DT"):
+            return  # times are kept: the shift is in whole days
+        elem = ds[tag]
+        value = elem.value
+        if not value:
+            return
+        texts = [str(v) for v in value] if isinstance(value, MultiValue) else [str(value)]
+        shifter = shift_da if vr == "DA" else shift_dt
+        try:
+            shifted = [
+                shifter(t, self.shift_days, year_only=self.safe_harbor) if t.strip() else t
+                for t in texts
+            ]
+        except UnparsableDate:
+            self.stats.warnings.append(f"unparsable_date_emptied:{_tag(tag)}")
+            self._empty(ds, tag, depth)
+            return
+        self.ids.add_value(texts, strong=False)
+        self._set(ds, tag, vr, shifted if len(shifted) > 1 else shifted[0])
+        self.stats.dates_shifted += 1
+
+    # -- private elements ------------------------------------------------------------
+    def _private(
+        self,
+        ds: Dataset,
+        tag: int,
+        depth: int,
+        kept_blocks: set[tuple[int, int]],
+        creators: list[int],
+    ) -> None:
+        element = tag & 0xFFFF
+        if 0x0010 <= element <= 0x00FF:
+            creators.append(tag)
+            return
+        if element < 0x0010:
+            del ds._dict[tag]
+            return
+        action = self.compiled.private_action(tag)
+        if action is None:
+            action = self._private_policy(ds, tag)
+        if action is Action.REMOVE:
+            self._drop(ds, tag)
+            self.stats.private_removed += 1
+            return
+        kept_blocks.add((tag >> 16, element >> 8))
+        self.stats.private_kept += 1
+        if action is Action.KEEP:
+            if self._is_sequence(ds, tag):
+                for item in self._items(ds, tag):
+                    self.walk(item, depth + 1, clean=False)
+        else:
+            self.handlers[action](ds, tag, depth)
+
+    def _private_policy(self, ds: Dataset, tag: int) -> Action:
+        policy = self.profile.private.policy
+        if policy is PrivatePolicy.KEEP:
+            return Action.KEEP
+        if policy is PrivatePolicy.REMOVE:
+            return Action.REMOVE
+        group, element = tag >> 16, tag & 0xFFFF
+        creator_tag = (group << 16) | (element >> 8)
+        if creator_tag not in ds._dict:
+            return Action.REMOVE
+        creator = ds[creator_tag].value
+        if not isinstance(creator, str):
+            return Action.REMOVE
+        if self.compiled.is_safe_private(group, creator.strip(), element):
+            return Action.KEEP
+        return Action.REMOVE
+
+
+def deidentify_header(
+    ds: Dataset,
+    *,
+    compiled: CompiledProfile,
+    pseudonyms: Pseudonymizer,
+    max_depth: int = 16,
+    pixels_cleaned: bool = False,
+) -> HeaderResult:
+    """De-identify ``ds`` in place and record the method attributes (PS3.15 E.1.1).
+
+    Returns what was done and the identifying values the verify stage must not find.
+    """
+    identifiers = collect_identifiers(ds, compiled)
+    patient_key, patient_pseudonym = _patient(ds, pseudonyms)
+    shift = 0
+    if compiled.profile.dates.policy is DatePolicy.SHIFT:
+        shift = pseudonyms.date_shift(patient_key)
+    walker = _Walker(
+        compiled=compiled,
+        pseudonyms=pseudonyms,
+        identifiers=identifiers,
+        shift_days=shift,
+        patient_pseudonym=patient_pseudonym,
+        max_depth=max_depth,
+    )
+    walker.walk(ds, 0, clean=False)
+    _drop_orphan_overlays(ds)
+    _record_method(ds, compiled, pseudonyms, walker.stats, pixels_cleaned=pixels_cleaned)
+    return HeaderResult(
+        stats=walker.stats,
+        identifiers=identifiers,
+        date_shift_days=shift,
+        patient_pseudonym=patient_pseudonym,
+    )
+
+
+def _patient(ds: Dataset, pseudonyms: Pseudonymizer) -> tuple[str, str | None]:
+    """The key for the patient's date shift, and the patient pseudonym if there is an ID."""
+    patient_id = _text(ds, _PATIENT_ID)
+    issuer = _text(ds, _ISSUER_OF_PATIENT_ID)
+    if patient_id:
+        pseudonym = pseudonyms.patient_id(patient_id, issuer)
+        return pseudonym, pseudonym
+    # No patient ID: one shift per study, so a study stays internally consistent.
+    return "study:" + _text(ds, _STUDY_UID), None
+
+
+def _text(ds: Dataset, tag: int) -> str:
+    if tag not in ds._dict:
+        return ""
+    value = ds[tag].value
+    return str(value).strip() if value else ""
+
+
+def _drop_orphan_overlays(ds: Dataset) -> None:
+    """An overlay whose Overlay Data (60xx,3000) was removed goes whole (Clean Graphics)."""
+    groups = {tag >> 16 for tag in ds._dict if 0x6000 <= tag >> 16 <= 0x601E and not tag >> 16 & 1}
+    for group in groups:
+        if (group << 16) | _OVERLAY_DATA not in ds._dict:
+            for tag in [t for t in ds._dict if t >> 16 == group]:
+                del ds._dict[tag]
+
+
+def _record_method(
+    ds: Dataset,
+    compiled: CompiledProfile,
+    pseudonyms: Pseudonymizer,
+    stats: HeaderStats,
+    *,
+    pixels_cleaned: bool,
+) -> None:
+    profile = compiled.profile
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = [
+        TOOL_NAME,
+        f"profile {profile.name} v{profile.version} (PS3.15 {profile.edition})"[:64],
+        f"key {pseudonyms.key.key_id}"[:64],
+    ]
+    codes = compiled.option_codes()
+    if pixels_cleaned:
+        codes = sorted([*codes, CLEAN_PIXEL_DATA_CODE])
+    items = []
+    for value, meaning in codes:
+        item = Dataset()
+        item.CodeValue = value
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = meaning
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = Sequence(items)
+    if profile.dates.policy is DatePolicy.KEEP:
+        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+    elif stats.dates_shifted:
+        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    else:
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+
+
+def _tag(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"

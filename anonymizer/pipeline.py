@@ -1,0 +1,172 @@
+"""One object through every stage: read, header, (pixels), verify, write.
+
+Nothing is written to the destination until the verify stage has passed, and a failure at
+any stage rejects the object whole with a specific reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from anonymizer.dicom_file import Limits, encode_header, read_dicom
+from anonymizer.errors import DeidError, MalformedDicom
+from anonymizer.header import deidentify_header
+from anonymizer.keys import PseudonymKey
+from anonymizer.profiles import CompiledProfile, compile_profile, load_profile
+from anonymizer.pseudonyms import Pseudonymizer
+from anonymizer.verify import verify_output
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+_PIXEL_DATA = 0x7FE00010
+
+
+@dataclass
+class ObjectResult:
+    """What happened to one object. Holds pseudonymized UIDs and counts, never input values."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_class_uid: str
+    transfer_syntax: str
+    patient_pseudonym: str | None
+    removed: int
+    replaced: int
+    emptied: int
+    uids_mapped: int
+    dates_shifted: int
+    private_removed: int
+    private_kept: int
+    pixels_cleaned: bool
+    size: int
+    sha256: str
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Anonymizer:
+    """De-identify DICOM objects with one profile and one key.
+
+    Parameters
+    ----------
+    profile
+        A profile name, a path to a YAML profile, or a compiled profile.
+    key
+        The pseudonym key (see :class:`~anonymizer.keys.PseudonymKey`).
+    limits
+        Caps applied to untrusted input.
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: str | Path | CompiledProfile,
+        key: PseudonymKey,
+        limits: Limits | None = None,
+    ) -> None:
+        self.compiled = (
+            profile
+            if isinstance(profile, CompiledProfile)
+            else compile_profile(load_profile(profile))
+        )
+        self.key = key
+        self.limits = limits or Limits()
+        self.pseudonyms = Pseudonymizer(key, shift_days=self.compiled.profile.dates.shift_days)
+
+    def anonymize(self, source: str | os.PathLike[str] | bytes, out: BinaryIO) -> ObjectResult:
+        """De-identify ``source`` and write the result to ``out``.
+
+        ``out`` receives nothing unless every stage passed.
+        """
+        started = time.perf_counter()
+        with read_dicom(source, self.limits) as inp:
+            ds = inp.dataset
+            try:
+                header = deidentify_header(
+                    ds,
+                    compiled=self.compiled,
+                    pseudonyms=self.pseudonyms,
+                    max_depth=self.limits.max_depth,
+                )
+            except DeidError:
+                raise
+            except (RecursionError, MemoryError):
+                raise MalformedDicom("data set too deep or too large to process") from None
+            except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
+                raise MalformedDicom(
+                    f"unreadable element value ({type(exc).__name__})"
+                ) from None
+            for uid_keyword in ("SOPInstanceUID", "SOPClassUID"):
+                if not ds.get(uid_keyword):
+                    raise MalformedDicom(f"{uid_keyword} is missing")
+            keep_pixels = self.compiled.action_for(_PIXEL_DATA).value == "keep"
+            try:
+                encoded = encode_header(ds, inp.transfer_syntax)
+            except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values
+                raise MalformedDicom(f"cannot encode the result ({type(exc).__name__})") from None
+            verify_output(
+                encoded, ds, identifiers=header.identifiers, compiled=self.compiled
+            )
+            digest = hashlib.sha256(encoded)
+            out.write(encoded)
+            size = len(encoded)
+            if keep_pixels:
+                size += inp.copy_pixels(out, digest)
+            stats = header.stats
+            result = ObjectResult(
+                sop_instance_uid=str(ds.SOPInstanceUID),
+                study_instance_uid=str(ds.get("StudyInstanceUID", "")),
+                series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
+                sop_class_uid=str(ds.SOPClassUID),
+                transfer_syntax=str(inp.transfer_syntax),
+                patient_pseudonym=header.patient_pseudonym,
+                removed=stats.removed,
+                replaced=stats.replaced,
+                emptied=stats.emptied,
+                uids_mapped=stats.uids_mapped,
+                dates_shifted=stats.dates_shifted,
+                private_removed=stats.private_removed,
+                private_kept=stats.private_kept,
+                pixels_cleaned=False,
+                size=size,
+                sha256=digest.hexdigest(),
+                seconds=time.perf_counter() - started,
+                warnings=[*inp.warnings, *stats.warnings],
+            )
+        logger.debug(
+            "anonymized sop=%s removed=%d replaced=%d seconds=%.4f",
+            result.sop_instance_uid,
+            result.removed,
+            result.replaced,
+            result.seconds,
+        )
+        return result
+
+    def anonymize_file(
+        self, source: str | os.PathLike[str] | bytes, destination: str | os.PathLike[str]
+    ) -> ObjectResult:
+        """De-identify into ``destination`` atomically: a failure leaves no file behind."""
+        target = Path(destination)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".dcm")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                result = self.anonymize(source, handle)
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return result

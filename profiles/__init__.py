@@ -1,0 +1,1 @@
+"""The shipped YAML profiles, installed as package data of ``anonymizer.builtin_profiles``."""
