@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filereader import _read_file_meta_info
+from pydicom.filereader import _read_file_meta_info, read_dataset
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    UID,
 )
 
 from anonymizer.encode import encode_dataset, encode_file_meta
@@ -98,10 +98,10 @@ class DicomInput:
         assert self._buffer is not None  # noqa: S101 - set whenever _path is not
         view = memoryview(self._buffer)[start:end]
         for offset in range(0, len(view), _COPY_CHUNK):
-            chunk = view[offset : offset + _COPY_CHUNK]
-            out.write(chunk)
+            part = view[offset : offset + _COPY_CHUNK]
+            out.write(part)
             if update:
-                update(chunk)
+                update(part)
         return len(view)
 
     def close(self) -> None:
@@ -163,12 +163,17 @@ def _parse(buffer: mmap.mmap | bytes, size: int, path: Path | None, limits: Limi
     ds, pixel_start = _read_header(buffer, data_start, implicit=implicit, little=little)
     ds.file_meta = meta
     inp = DicomInput(
-        dataset=ds, transfer_syntax=transfer_syntax, size=size, pixels=None, _buffer=buffer,
+        dataset=ds,
+        transfer_syntax=transfer_syntax,
+        size=size,
+        pixels=None,
+        _buffer=buffer,
         _path=path,
     )
     if pixel_start is not None:
-        inp.pixels, trailing = _pixel_span(buffer, pixel_start, size, implicit=implicit,
-                                           little=little)
+        inp.pixels, trailing = _pixel_span(
+            buffer, pixel_start, size, implicit=implicit, little=little
+        )
         if trailing:
             inp.warnings.append("trailing_elements_removed")
     return inp
@@ -219,8 +224,6 @@ def _read_header(
 ) -> tuple[Dataset, int | None]:
     stream = buffer if isinstance(buffer, mmap.mmap) else io.BytesIO(buffer)
     stream.seek(start)
-    from pydicom.filereader import read_dataset
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -327,8 +330,9 @@ def _parse_deflated(
         buffer.close()
     inp.warnings.append("deflate_written_as_explicit_little_endian")
     if pixel_start is not None:
-        inp.pixels, trailing = _pixel_span(inflated, pixel_start, len(inflated), implicit=False,
-                                           little=True)
+        inp.pixels, trailing = _pixel_span(
+            inflated, pixel_start, len(inflated), implicit=False, little=True
+        )
         if trailing:
             inp.warnings.append("trailing_elements_removed")
     return inp

@@ -96,6 +96,7 @@ def _write(
                 and (implicit or (vr and len(vr) == 2 and vr != "UN"))
             ):
                 group, element = tag >> 16, tag & 0xFFFF
+                vr = vr or "UN"
                 if implicit:
                     write(plain.pack(group, element, length))
                 elif vr in _LONG:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydicom._uid_dict import UID_dictionary
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import UID_dictionary
 
+from anonymizer._elements import elements_of
 from anonymizer.actions import CLEAN_PIXEL_DATA_CODE, Action
 from anonymizer.errors import NestingTooDeep
 from anonymizer.identifiers import Identifiers, collect_identifiers, scrub_text
@@ -117,7 +118,7 @@ class _Walker:
     def walk(self, ds: Dataset, depth: int, *, clean: bool) -> None:
         if depth > self.max_depth:
             raise NestingTooDeep(f"sequences nested deeper than {self.max_depth} levels")
-        elements = ds._dict
+        elements = elements_of(ds)
         kept_blocks: set[tuple[int, int]] = set()
         creators: list[int] = []
         action_for = self.compiled.action_for
@@ -139,14 +140,14 @@ class _Walker:
                 del elements[tag]
 
     def _vr(self, ds: Dataset, tag: int) -> str:
-        elem = ds._dict[tag]
+        elem = elements_of(ds)[tag]
         vr = elem.VR
         if vr and vr != "UN":
             return vr
         return dictionary_vr(tag) or "UN"
 
     def _is_sequence(self, ds: Dataset, tag: int) -> bool:
-        elem = ds._dict[tag]
+        elem = elements_of(ds)[tag]
         vr = elem.VR
         if vr == "SQ":
             return True
@@ -182,13 +183,15 @@ class _Walker:
         if vr not in _DECODE_ON_REMOVE:
             return
         value = ds[tag].value
-        if vr in ("PN", "DA", "DT"):
-            self.ids.add_value(value, strong=False)
-        elif isinstance(value, str) and len(value.strip()) >= _MIN_WEAK_TEXT:
+        if (
+            vr in ("PN", "DA", "DT")
+            or isinstance(value, str)
+            and len(value.strip()) >= _MIN_WEAK_TEXT
+        ):
             self.ids.add_value(value, strong=False)
 
     def _drop(self, ds: Dataset, tag: int) -> None:
-        del ds._dict[tag]
+        del elements_of(ds)[tag]
         self.stats.removed += 1
 
     def _remove(self, ds: Dataset, tag: int, depth: int) -> None:
@@ -199,7 +202,7 @@ class _Walker:
         self._drop(ds, tag)
 
     def _set(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
-        ds._dict[tag] = DataElement(tag, vr, value)  # type: ignore[index]
+        elements_of(ds)[tag] = DataElement(tag, vr, value)
 
     def _empty(self, ds: Dataset, tag: int, depth: int) -> None:
         vr = self._vr(ds, tag)
@@ -260,9 +263,11 @@ class _Walker:
         value = ds[tag].value
         if not value:
             return
-        originals = [str(v).strip("\0 ") for v in value] if isinstance(value, MultiValue) else [
-            str(value).strip("\0 ")
-        ]
+        originals = (
+            [str(v).strip("\0 ") for v in value]
+            if isinstance(value, MultiValue)
+            else [str(value).strip("\0 ")]
+        )
         # UIDs from the DICOM registry (SOP classes, coding schemes) identify nobody.
         mapped = [u if u in UID_dictionary else self.pseudonyms.uid(u) for u in originals]
         self.ids.uids.update(u for u in originals if u not in UID_dictionary)
@@ -321,7 +326,7 @@ class _Walker:
             creators.append(tag)
             return
         if element < 0x0010:
-            del ds._dict[tag]
+            del elements_of(ds)[tag]
             return
         action = self.compiled.private_action(tag)
         if action is None:
@@ -347,7 +352,7 @@ class _Walker:
             return Action.REMOVE
         group, element = tag >> 16, tag & 0xFFFF
         creator_tag = (group << 16) | (element >> 8)
-        if creator_tag not in ds._dict:
+        if creator_tag not in elements_of(ds):
             return Action.REMOVE
         creator = ds[creator_tag].value
         if not isinstance(creator, str):
@@ -405,7 +410,7 @@ def _patient(ds: Dataset, pseudonyms: Pseudonymizer) -> tuple[str, str | None]:
 
 
 def _text(ds: Dataset, tag: int) -> str:
-    if tag not in ds._dict:
+    if tag not in elements_of(ds):
         return ""
     value = ds[tag].value
     return str(value).strip() if value else ""
@@ -413,11 +418,11 @@ def _text(ds: Dataset, tag: int) -> str:
 
 def _drop_orphan_overlays(ds: Dataset) -> None:
     """An overlay whose Overlay Data (60xx,3000) was removed goes whole (Clean Graphics)."""
-    groups = {tag >> 16 for tag in ds._dict if 0x6000 <= tag >> 16 <= 0x601E and not tag >> 16 & 1}
+    groups = {t >> 16 for t in elements_of(ds) if 0x6000 <= t >> 16 <= 0x601E and not t >> 16 & 1}
     for group in groups:
-        if (group << 16) | _OVERLAY_DATA not in ds._dict:
-            for tag in [t for t in ds._dict if t >> 16 == group]:
-                del ds._dict[tag]
+        if (group << 16) | _OVERLAY_DATA not in elements_of(ds):
+            for tag in [t for t in elements_of(ds) if t >> 16 == group]:
+                del elements_of(ds)[tag]
 
 
 def _record_method(

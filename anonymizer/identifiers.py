@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
 
+from anonymizer._elements import elements_of
 from anonymizer.actions import Action
 from anonymizer.profiles.compile import CompiledProfile
 
@@ -113,18 +114,18 @@ def collect_identifiers(ds: Dataset, compiled: CompiledProfile) -> Identifiers:
     """Collect the strong identifiers of ``ds`` that the profile does not keep."""
     found = Identifiers(encodings=_encodings(ds))
     for tag in STRONG_TAGS:
-        if tag not in ds._dict or compiled.action_for(tag) is Action.KEEP:
+        if tag not in elements_of(ds) or compiled.action_for(tag) is Action.KEEP:
             continue
         _add_element(ds, tag, found)
-    if _OTHER_PATIENT_IDS_SEQUENCE in ds._dict:
+    if _OTHER_PATIENT_IDS_SEQUENCE in elements_of(ds):
         for item in ds[_OTHER_PATIENT_IDS_SEQUENCE].value or []:
-            if 0x00100020 in item._dict:
+            if 0x00100020 in elements_of(item):
                 _add_element(item, 0x00100020, found)
     return found
 
 
 def _add_element(ds: Dataset, tag: int, found: Identifiers) -> None:
-    raw = ds._dict[tag]
+    raw = elements_of(ds)[tag]
     context = tag in _CONTEXT_TAGS
     value = getattr(raw, "value", None)
     if isinstance(value, bytes) and getattr(raw, "is_raw", False):

@@ -105,9 +105,7 @@ class Anonymizer:
             except (RecursionError, MemoryError):
                 raise MalformedDicom("data set too deep or too large to process") from None
             except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
-                raise MalformedDicom(
-                    f"unreadable element value ({type(exc).__name__})"
-                ) from None
+                raise MalformedDicom(f"unreadable element value ({type(exc).__name__})") from None
             for uid_keyword in ("SOPInstanceUID", "SOPClassUID"):
                 if not ds.get(uid_keyword):
                     raise MalformedDicom(f"{uid_keyword} is missing")
@@ -116,9 +114,7 @@ class Anonymizer:
                 encoded = encode_header(ds, inp.transfer_syntax)
             except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values
                 raise MalformedDicom(f"cannot encode the result ({type(exc).__name__})") from None
-            verify_output(
-                encoded, ds, identifiers=header.identifiers, compiled=self.compiled
-            )
+            verify_output(encoded, ds, identifiers=header.identifiers, compiled=self.compiled)
             digest = hashlib.sha256(encoded)
             out.write(encoded)
             size = len(encoded)

@@ -16,6 +16,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from anonymizer._elements import elements_of
 from anonymizer.actions import Action
 from anonymizer.errors import LeakDetected, VerificationFailed
 from anonymizer.identifiers import Identifiers, find_needles
@@ -52,7 +53,7 @@ def verify_output(
 
 def _check_removed(ds: Dataset, compiled: CompiledProfile, prefix: str) -> None:
     """Every public element whose action is REMOVE must be gone, at every depth."""
-    for tag, elem in ds._dict.items():
+    for tag, elem in elements_of(ds).items():
         group = tag >> 16
         if group & 1 or tag in _ADDED_BY_US:
             continue
@@ -66,7 +67,7 @@ def _check_removed(ds: Dataset, compiled: CompiledProfile, prefix: str) -> None:
 def _locate(
     ds: Dataset, needles: set[bytes], prefix: str, *, free_text_only: bool = False
 ) -> Iterator[str]:
-    for tag, elem in ds._dict.items():
+    for tag, elem in elements_of(ds).items():
         path = f"{prefix}{_tag(tag)}"
         if isinstance(elem, DataElement) and isinstance(elem.value, Sequence):
             for i, item in enumerate(elem.value):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from pydicom.datadict import DicomDictionary
+from pydicom._dicom_dict import DicomDictionary
 
 from anonymizer.actions import BASIC_PROFILE_CODE, Action, Option
 from anonymizer.data import _annex_e, _safe_private
@@ -171,7 +171,14 @@ def compile_profile(profile: Profile) -> CompiledProfile:
             table[tag] = action
             sources[tag] = source
         elif kind == "repeating_group":
-            _add_repeating(row[2], action, table, sources, repeating, source)
+            _add_repeating(
+                str(row[2]),
+                action=action,
+                table=table,
+                sources=sources,
+                repeating=repeating,
+                source=source,
+            )
 
     if profile.safe_harbor:
         _apply_safe_harbor(profile, table, sources)
@@ -263,6 +270,7 @@ def _apply_safe_harbor(profile: Profile, table: dict[int, Action], sources: dict
 
 def _add_repeating(
     text: str,
+    *,
     action: Action,
     table: dict[int, Action],
     sources: dict[int, str],
@@ -308,8 +316,6 @@ def _dictionary_vrs() -> dict[int, str]:
     if not _VRS:
         _VRS.update({tag: entry[0] for tag, entry in DicomDictionary.items()})
     return _VRS
-
-
 
 
 def dictionary_vr(tag: int) -> str | None:

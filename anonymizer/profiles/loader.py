@@ -128,9 +128,9 @@ def _parse(source: str, text: str) -> ProfileSpec:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error["loc"])
-        line = _line_for(loc, lines)
+        line_no = _line_for(loc, lines)
         where = ".".join(str(p) for p in loc) or "profile"
-        raise ProfileInvalid(f"{source}, line {line}: {where}: {error['msg']}") from None
+        raise ProfileInvalid(f"{source}, line {line_no}: {where}: {error['msg']}") from None
     _check_attributes(source, spec, lines)
     return spec
 

@@ -16,7 +16,7 @@ class _Frozen(BaseModel):
 class DatePolicy(StrEnum):
     """What happens to dates and date-times the Annex E table lets a profile retain."""
 
-    REMOVE = "remove"  # Basic Profile: dates go (Z/X), LongitudinalTemporalInformationModified=REMOVED
+    REMOVE = "remove"  # Basic Profile: dates go; LongitudinalTemporalInformationModified REMOVED
     SHIFT = "shift"  # Retain Longitudinal Temporal Information with Modified Dates (113107)
     KEEP = "keep"  # Retain Longitudinal Temporal Information with Full Dates (113106)
 
