@@ -138,3 +138,27 @@ class PixelError(DeidError):
 
 class BurnedInTextUnresolved(PixelError):  # noqa: N818
     """The profile asks for pixel cleaning and it could not be done."""
+
+
+class StorageError(DeidError):
+    """The storage backend refused or failed an operation."""
+
+
+class ObjectNotFound(StorageError):  # noqa: N818
+    """No object under that key."""
+
+
+class ObjectConflict(StorageError):  # noqa: N818
+    """A different object is already stored under that key; it was not overwritten."""
+
+
+class StorageUnavailable(StorageError):  # noqa: N818
+    """The backend cannot be reached; nothing was stored."""
+
+
+class LedgerError(DeidError):
+    """The transfer ledger refused or failed an operation."""
+
+
+class LedgerCorrupted(LedgerError):  # noqa: N818
+    """The hash chain does not verify."""

@@ -1,0 +1,43 @@
+"""The transfer ledger's table. Append-only: rows are inserted, never updated or deleted."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TransferRow(Base):
+    """One stored object (or, later, one destruction), with what PIPA Art. 28-8 asks.
+
+    ``seq`` is assigned by us under the append lock, so a gap shows a deleted row;
+    ``row_hash`` chains each row to the previous one.
+    """
+
+    __tablename__ = "transfers"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    object_key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    items: Mapped[str] = mapped_column(Text)
+    destination_country: Mapped[str] = mapped_column(String(64))
+    destination_region: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(256))
+    recipient_contact: Mapped[str] = mapped_column(String(256))
+    method: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(512))
+    retention: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_transfers_key", "object_key", "sha256"),)

@@ -1,0 +1,249 @@
+"""Append to, read and verify the transfer ledger (SQLite by default, PostgreSQL in production).
+
+Appends are serialised: SQLite transactions start with ``BEGIN IMMEDIATE`` and PostgreSQL
+ones take a transaction-scoped advisory lock, so two writers can never chain onto the same
+previous row, whatever the number of service replicas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from anonymizer.errors import LedgerError
+from anonymizer.ledger.chain import GENESIS, row_hash
+from anonymizer.ledger.models import TransferRow
+
+_PG_LOCK_KEY = 7_305_001  # any constant: one advisory lock for the ledger's chain
+STORED = "stored"
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """What the caller knows about one transfer; the ledger adds seq, time and hashes."""
+
+    tenant: str
+    object_key: str
+    size: int
+    sha256: str
+    items: tuple[str, ...]
+    destination_country: str
+    destination_region: str
+    recipient: str
+    recipient_contact: str
+    method: str
+    purpose: str
+    retention: str
+    request_id: str
+    profile: str
+    key_id: str
+    event: str = STORED
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of walking the chain: ``ok`` and where it first broke, if it did."""
+
+    rows: int
+    ok: bool
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class Ledger:
+    """The transfer ledger behind a SQLAlchemy URL.
+
+    Parameters
+    ----------
+    url
+        ``sqlite:///path/ledger.db`` (the embedded default) or
+        ``postgresql+psycopg://user@host/db``.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        from anonymizer.ledger.migrate import upgrade  # noqa: PLC0415 - alembic is heavy
+
+        upgrade(self.engine)
+
+    def append(self, record: TransferRecord, *, now: dt.datetime | None = None) -> int | None:
+        """Append one row and return its seq, or None if this exact object is recorded.
+
+        A re-upload of the same bytes under the same key is idempotent: it gets no
+        second row.
+        """
+        moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        try:
+            with Session(self.engine) as session, session.begin():
+                self._lock(session)
+                if record.event == STORED and self._already_stored(session, record):
+                    return None
+                last = session.execute(
+                    select(TransferRow.seq, TransferRow.row_hash)
+                    .order_by(TransferRow.seq.desc())
+                    .limit(1)
+                ).first()
+                seq = (last[0] + 1) if last else 1
+                prev = last[1] if last else GENESIS
+                fields = _fields(record, seq=seq, moment=moment)
+                row = TransferRow(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
+                session.add(row)
+                return seq
+        except OperationalError as exc:
+            raise LedgerError(f"ledger database unavailable ({type(exc).__name__})") from None
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"ledger write failed ({type(exc).__name__})") from None
+
+    def _lock(self, session: Session) -> None:
+        if self.engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+    def _already_stored(self, session: Session, record: TransferRecord) -> bool:
+        latest = session.execute(
+            select(TransferRow.event)
+            .where(
+                TransferRow.tenant == record.tenant,
+                TransferRow.object_key == record.object_key,
+                TransferRow.sha256 == record.sha256,
+            )
+            .order_by(TransferRow.seq.desc())
+            .limit(1)
+        ).scalar()
+        return latest == STORED
+
+    def rows(
+        self,
+        *,
+        tenant: str | None = None,
+        since: dt.datetime | None = None,
+        event: str | None = None,
+    ) -> Generator[TransferRow, None, None]:
+        """Rows in chain order, optionally for one tenant, from a time, of one event type."""
+        query = select(TransferRow).order_by(TransferRow.seq)
+        if tenant is not None:
+            query = query.where(TransferRow.tenant == tenant)
+        if since is not None:
+            query = query.where(TransferRow.recorded_at >= _iso(since))
+        if event is not None:
+            query = query.where(TransferRow.event == event)
+        with Session(self.engine) as session:
+            result = session.execute(query.execution_options(yield_per=500))
+            try:
+                for row in result.scalars():
+                    session.expunge(row)
+                    yield row
+            finally:
+                result.close()
+
+    def verify_chain(self) -> ChainReport:
+        """Recompute every hash in order: an edited, removed or inserted row breaks it."""
+        with closing(self.rows()) as rows:
+            return self._walk(rows)
+
+    def _walk(self, rows: Iterator[TransferRow]) -> ChainReport:
+        prev = GENESIS
+        expected_seq = 1
+        count = 0
+        for row in rows:
+            count += 1
+            fields = {name: getattr(row, name) for name in _COLUMNS}
+            if row.seq != expected_seq:
+                return ChainReport(count, False, row.seq, f"row {expected_seq} is missing")
+            if row.prev_hash != prev:
+                return ChainReport(count, False, row.seq, "previous-hash link broken")
+            if row_hash(fields, prev) != row.row_hash:
+                return ChainReport(count, False, row.seq, "row content does not match its hash")
+            prev = row.row_hash
+            expected_seq += 1
+        return ChainReport(count, True, None, None)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"ledger database unavailable ({type(exc).__name__})") from None
+
+
+_COLUMNS = (
+    "seq",
+    "recorded_at",
+    "event",
+    "tenant",
+    "object_key",
+    "size",
+    "sha256",
+    "items",
+    "destination_country",
+    "destination_region",
+    "recipient",
+    "recipient_contact",
+    "method",
+    "purpose",
+    "retention",
+    "request_id",
+    "profile",
+    "key_id",
+)
+
+
+def _fields(record: TransferRecord, *, seq: int, moment: dt.datetime) -> dict[str, Any]:
+    fields: dict[str, Any] = asdict(record)
+    fields["items"] = json.dumps(list(record.items), ensure_ascii=False)
+    fields["seq"] = seq
+    fields["recorded_at"] = _iso(moment)
+    return fields
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_as_dict(row: TransferRow) -> dict[str, Any]:
+    """A row as plain data for export, with ``items`` decoded."""
+    data = {name: getattr(row, name) for name in (*_COLUMNS, "prev_hash", "row_hash")}
+    data["items"] = json.loads(data["items"])
+    return data
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+__all__: Sequence[str] = ["ChainReport", "Ledger", "TransferRecord", "row_as_dict"]
