@@ -13,6 +13,7 @@ two steps or after a crash, until reconciliation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from anonymizer.ledger.repository import Ledger, TransferRecord
 from anonymizer.storage.base import Storage
@@ -43,7 +44,7 @@ def store_and_record(
     storage: Storage,
     ledger: Ledger,
     key: str,
-    data: bytes,
+    data: bytes | Path,
     sha256: str,
     tenant: str,
     terms: TransferTerms,
@@ -58,7 +59,7 @@ def store_and_record(
         TransferRecord(
             tenant=tenant,
             object_key=key,
-            size=len(data),
+            size=put.info.size,
             sha256=sha256,
             items=terms.items,
             destination_country=destination.country,
@@ -73,4 +74,6 @@ def store_and_record(
             key_id=key_id,
         )
     )
-    return StoredObject(key=key, size=len(data), sha256=sha256, created=put.created, ledger_seq=seq)
+    return StoredObject(
+        key=key, size=put.info.size, sha256=sha256, created=put.created, ledger_seq=seq
+    )

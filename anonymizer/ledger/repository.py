@@ -14,13 +14,14 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from anonymizer.database import create_database_engine, upgrade_database
 from anonymizer.errors import LedgerError
 from anonymizer.ledger.chain import GENESIS, row_hash
-from anonymizer.ledger.models import TransferRow
+from anonymizer.models import TransferRow
 
 _PG_LOCK_KEY = 7_305_001  # any constant: one advisory lock for the ledger's chain
 STORED = "stored"
@@ -68,17 +69,15 @@ class Ledger:
         ``postgresql+psycopg://user@host/db``.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, engine: Engine | None = None, migrate: bool = True) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self.engine = engine or create_database_engine(url)
         if migrate:
             self.migrate()
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
-        from anonymizer.ledger.migrate import upgrade  # noqa: PLC0415 - alembic is heavy
-
-        upgrade(self.engine)
+        upgrade_database(self.engine)
 
     def append(self, record: TransferRecord, *, now: dt.datetime | None = None) -> int | None:
         """Append one row and return its seq, or None if this exact object is recorded.
@@ -228,22 +227,6 @@ def row_as_dict(row: TransferRow) -> dict[str, Any]:
     data = {name: getattr(row, name) for name in (*_COLUMNS, "prev_hash", "row_hash")}
     data["items"] = json.loads(data["items"])
     return data
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
 
 
 __all__: Sequence[str] = ["ChainReport", "Ledger", "TransferRecord", "row_as_dict"]

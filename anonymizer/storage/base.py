@@ -6,9 +6,11 @@ against :data:`KEY_PATTERN` by every backend, so no input value can steer a path
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from anonymizer.errors import StorageError
@@ -50,8 +52,11 @@ class Storage(Protocol):
 
     destination: Destination
 
-    def put(self, key: str, data: bytes, *, sha256: str) -> PutResult:
-        """Store ``data`` under ``key`` unless present; never overwrite different content."""
+    def put(self, key: str, data: bytes | Path, *, sha256: str) -> PutResult:
+        """Store ``data`` (bytes, or a file to stream from) under ``key`` unless present.
+
+        Never overwrites different content; refuses data that does not match ``sha256``.
+        """
         ...
 
     def get(self, key: str) -> bytes:
@@ -73,6 +78,26 @@ class Storage(Protocol):
     def ping(self) -> None:
         """Raise :class:`StorageUnavailable` unless the backend answers."""
         ...
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_sha256(data: bytes | Path) -> str:
+    """SHA-256 (hex) of bytes or of a file's content."""
+    if isinstance(data, Path):
+        return file_sha256(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def data_size(data: bytes | Path) -> int:
+    return data.stat().st_size if isinstance(data, Path) else len(data)
 
 
 def check_key(key: str) -> str:

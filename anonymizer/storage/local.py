@@ -7,14 +7,22 @@ overwrite a stored object, and a reader never sees half an object.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from anonymizer.errors import ObjectConflict, ObjectNotFound, StorageUnavailable
-from anonymizer.storage.base import Destination, ObjectInfo, PutResult, check_key
+from anonymizer.storage.base import (
+    Destination,
+    ObjectInfo,
+    PutResult,
+    check_key,
+    data_sha256,
+    data_size,
+    file_sha256,
+)
 
 _LOCAL = Destination(
     country="(local)",
@@ -37,18 +45,22 @@ class LocalStorage:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def put(self, key: str, data: bytes, *, sha256: str) -> PutResult:
+    def put(self, key: str, data: bytes | Path, *, sha256: str) -> PutResult:
         path = self._path(key)
-        if hashlib.sha256(data).hexdigest() != sha256:
+        if data_sha256(data) != sha256:
             raise ObjectConflict("the data does not match the checksum sent with it")
-        info = ObjectInfo(key=key, size=len(data), sha256=sha256)
+        info = ObjectInfo(key=key, size=data_size(data), sha256=sha256)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = path.parent / f".tmp-{secrets.token_hex(8)}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                    if isinstance(data, Path):
+                        with data.open("rb") as source:
+                            shutil.copyfileobj(source, handle, _CHUNK)
+                    else:
+                        handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.link(tmp, path)
@@ -75,7 +87,7 @@ class LocalStorage:
         path = self._path(key)
         if not path.is_file():
             return None
-        return ObjectInfo(key=key, size=path.stat().st_size, sha256=_file_sha256(path))
+        return ObjectInfo(key=key, size=path.stat().st_size, sha256=file_sha256(path))
 
     def delete(self, key: str) -> None:
         path = self._path(key)
@@ -98,16 +110,8 @@ class LocalStorage:
                 continue
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix):
-                yield ObjectInfo(key=key, size=path.stat().st_size, sha256=_file_sha256(path))
+                yield ObjectInfo(key=key, size=path.stat().st_size, sha256=file_sha256(path))
 
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable("local storage directory is not writable")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from anonymizer.errors import ObjectConflict, ObjectNotFound
 from anonymizer.storage.base import Destination, ObjectInfo, PutResult, check_key
@@ -24,8 +25,10 @@ class MemoryStorage:
         self.destination = destination
         self._objects: dict[str, bytes] = {}
 
-    def put(self, key: str, data: bytes, *, sha256: str) -> PutResult:
+    def put(self, key: str, data: bytes | Path, *, sha256: str) -> PutResult:
         check_key(key)
+        if isinstance(data, Path):
+            data = data.read_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ObjectConflict("the data does not match the checksum sent with it")
         info = ObjectInfo(key=key, size=len(data), sha256=sha256)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +19,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from anonymizer.errors import ObjectConflict, ObjectNotFound, StorageError, StorageUnavailable
-from anonymizer.storage.base import Destination, ObjectInfo, PutResult, check_key
+from anonymizer.storage.base import (
+    Destination,
+    ObjectInfo,
+    PutResult,
+    check_key,
+    data_sha256,
+    data_size,
+)
 
 _PRECONDITION = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _MISSING = {"404", "NoSuchKey", "NotFound"}
@@ -70,9 +77,9 @@ class S3Storage:
         check_key(key)
         return f"{self.config.prefix}{key}"
 
-    def put(self, key: str, data: bytes, *, sha256: str) -> PutResult:
+    def put(self, key: str, data: bytes | Path, *, sha256: str) -> PutResult:
         full = self._key(key)
-        if hashlib.sha256(data).hexdigest() != sha256:
+        if data_sha256(data) != sha256:
             raise ObjectConflict("the data does not match the checksum sent with it")
         checksum = base64.b64encode(binascii.unhexlify(sha256)).decode("ascii")
         extra: dict[str, str] = {}
@@ -80,12 +87,14 @@ class S3Storage:
             extra["ServerSideEncryption"] = self.config.sse
         if self.config.kms_key_id:
             extra["SSEKMSKeyId"] = self.config.kms_key_id
-        info = ObjectInfo(key=key, size=len(data), sha256=sha256)
+        size = data_size(data)
+        info = ObjectInfo(key=key, size=size, sha256=sha256)
+        body: Any = data.open("rb") if isinstance(data, Path) else data
         try:
             self._client.put_object(
                 Bucket=self.config.bucket,
                 Key=full,
-                Body=data,
+                Body=body,
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=checksum,
                 IfNoneMatch="*",
@@ -100,8 +109,11 @@ class S3Storage:
             created = False
         except BotoCoreError as exc:
             raise StorageUnavailable(f"S3 unreachable ({type(exc).__name__})") from None
+        finally:
+            if not isinstance(body, bytes):
+                body.close()
         stored = self.head(key)
-        if stored is None or stored.sha256 != sha256 or stored.size != len(data):
+        if stored is None or stored.sha256 != sha256 or stored.size != size:
             if created:
                 raise StorageError("S3 reports a different checksum than the one sent")
             raise ObjectConflict("a different object is already stored under this key")

@@ -197,3 +197,13 @@ def test_s3_unreachable_is_storage_unavailable() -> None:
         store.put("t/a.dcm", b"x", sha256=_sha(b"x"))
     with pytest.raises(StorageUnavailable):
         store.ping()
+
+
+def test_put_from_a_file_streams_it(storage: Storage, tmp_path: Path) -> None:
+    source = tmp_path / "spooled.dcm"
+    data = bytes(range(256)) * 5000
+    source.write_bytes(data)
+    result = storage.put("t1/from-file.dcm", source, sha256=_sha(data))
+    assert result.created
+    assert result.info.size == len(data)
+    assert storage.get("t1/from-file.dcm") == data

@@ -1,0 +1,106 @@
+"""The catalogue of stored instances, by de-identified UIDs, per tenant.
+
+It answers QIDO-RS searches and tells WADO-RS where an instance lies. It holds only what
+the stored (de-identified) objects hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from anonymizer.models import InstanceRow
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """What the catalogue records for one instance."""
+
+    tenant: str
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    modality: str
+    study_date: str
+    patient_id: str
+    object_key: str
+    size: int
+    sha256: str
+    attributes: Mapping[str, Any]
+
+
+_FILTERS = {
+    "StudyInstanceUID": "study_uid",
+    "SeriesInstanceUID": "series_uid",
+    "SOPInstanceUID": "sop_uid",
+    "SOPClassUID": "sop_class_uid",
+    "Modality": "modality",
+    "StudyDate": "study_date",
+    "PatientID": "patient_id",
+}
+
+
+class Catalog:
+    """Add and find stored instances."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, entry: CatalogEntry) -> bool:
+        """Record an instance; False if this tenant already has that SOP Instance UID."""
+        row = InstanceRow(
+            tenant=entry.tenant,
+            study_uid=entry.study_uid,
+            series_uid=entry.series_uid,
+            sop_uid=entry.sop_uid,
+            sop_class_uid=entry.sop_class_uid,
+            modality=entry.modality,
+            study_date=entry.study_date,
+            patient_id=entry.patient_id,
+            object_key=entry.object_key,
+            size=entry.size,
+            sha256=entry.sha256,
+            stored_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            attributes=json.dumps(dict(entry.attributes), sort_keys=True),
+        )
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def find(
+        self,
+        *,
+        tenant: str,
+        filters: Mapping[str, str] | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[InstanceRow]:
+        """Instances of ``tenant`` matching exact-value ``filters`` (keywords of _FILTERS)."""
+        query = select(InstanceRow).where(InstanceRow.tenant == tenant)
+        for keyword, value in (filters or {}).items():
+            column = _FILTERS.get(keyword)
+            if column is None:
+                raise KeyError(keyword)
+            query = query.where(getattr(InstanceRow, column) == value)
+        query = query.order_by(InstanceRow.id).limit(limit).offset(offset)
+        with Session(self.engine) as session:
+            rows = list(session.execute(query).scalars())
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+
+def searchable_keywords() -> frozenset[str]:
+    """The attributes QIDO-RS can match on."""
+    return frozenset(_FILTERS)

@@ -1,0 +1,43 @@
+"""The service database (SQLite by default, PostgreSQL in production) and its migrations.
+
+One database holds the transfer ledger, the API keys and the catalogue of stored
+instances; its schema is managed by Alembic (``anonymizer/migrations``), run
+programmatically so no ``alembic.ini`` is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+
+_SCRIPTS = Path(__file__).parent / "migrations"
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for ``url``. SQLite transactions take the write lock up front."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision``."""
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

@@ -1,0 +1,183 @@
+"""The service's road for one uploaded object: de-identify, verify, store, record, catalogue.
+
+The web doors (``app``) call this; nothing reaches storage before the pipeline has
+accepted the object, and nothing is recorded before storage has it (see ``transfer``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+
+from anonymizer.apikeys import check_tenant
+from anonymizer.catalog import Catalog, CatalogEntry
+from anonymizer.errors import InputError
+from anonymizer.keys import PseudonymKey
+from anonymizer.ledger import Ledger
+from anonymizer.pipeline import Anonymizer, ObjectResult
+from anonymizer.storage.base import Storage
+from anonymizer.transfer import TransferTerms, store_and_record
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+# De-identified attributes the catalogue keeps for QIDO-RS answers.
+_QIDO_TAGS = (
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "StudyID",
+    "PatientID",
+    "PatientName",
+    "PatientSex",
+    "PatientAge",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "Modality",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "InstanceNumber",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+)
+
+
+class StudyMismatch(InputError):  # noqa: N818
+    """The instance does not belong to the study named in the request."""
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """One accepted object: where it went and what the pipeline did."""
+
+    key: str
+    result: ObjectResult
+    created: bool
+    ledger_seq: int | None
+
+
+def tenant_key(master: PseudonymKey, tenant: str) -> PseudonymKey:
+    """The tenant's pseudonym key, derived from the service key: tenants are unlinkable."""
+    secret = hmac.new(master.secret, b"tenant\0" + tenant.encode(), hashlib.sha256).digest()
+    return PseudonymKey(key_id=f"{master.key_id}/{tenant}", secret=secret)
+
+
+class Intake:
+    """De-identify and store objects for many tenants with one service key."""
+
+    def __init__(
+        self,
+        *,
+        master_key: PseudonymKey,
+        storage: Storage,
+        ledger: Ledger,
+        catalog: Catalog,
+        terms: TransferTerms,
+        spool_dir: Path,
+    ) -> None:
+        self.master_key = master_key
+        self.storage = storage
+        self.ledger = ledger
+        self.catalog = catalog
+        self.terms = terms
+        self.spool_dir = spool_dir
+        self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._anonymizers: dict[tuple[str, str], Anonymizer] = {}
+
+    def anonymizer(self, *, tenant: str, profile: str) -> Anonymizer:
+        """The (cached) anonymizer of a tenant and profile."""
+        cache_key = (tenant, profile)
+        found = self._anonymizers.get(cache_key)
+        if found is None:
+            found = Anonymizer(profile=profile, key=tenant_key(self.master_key, tenant))
+            self._anonymizers[cache_key] = found
+        return found
+
+    def ingest(
+        self,
+        source: Path | bytes,
+        *,
+        tenant: str,
+        profile: str,
+        request_id: str,
+        study_uid: str | None = None,
+    ) -> Ingested:
+        """De-identify ``source``, store it and record the transfer.
+
+        Raises an :class:`~anonymizer.errors.InputError` (reject this object),
+        ``StorageUnavailable`` or ``LedgerError`` (the service cannot store anything now).
+        """
+        check_tenant(tenant)
+        anonymizer = self.anonymizer(tenant=tenant, profile=profile)
+        fd, name = tempfile.mkstemp(dir=self.spool_dir, suffix=".dcm")
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as spooled:
+                result = anonymizer.anonymize(source, spooled)
+            # The request may name the study by its original or its de-identified UID.
+            if study_uid is not None and result.study_instance_uid not in {
+                study_uid,
+                anonymizer.pseudonyms.uid(study_uid),
+            }:
+                raise StudyMismatch("the instance belongs to another study than the request's")
+            key = object_key(tenant, result)
+            stored = store_and_record(
+                storage=self.storage,
+                ledger=self.ledger,
+                key=key,
+                data=path,
+                sha256=result.sha256,
+                tenant=tenant,
+                terms=self.terms,
+                request_id=request_id,
+                profile=profile,
+                key_id=anonymizer.key.key_id,
+            )
+            self.catalog.add(_catalog_entry(path, tenant=tenant, key=key, result=result))
+        finally:
+            path.unlink(missing_ok=True)
+        return Ingested(
+            key=key, result=result, created=stored.created, ledger_seq=stored.ledger_seq
+        )
+
+
+def object_key(tenant: str, result: ObjectResult) -> str:
+    """``tenant/study/series/instance.dcm`` from the de-identified UIDs only."""
+    parts = (result.study_instance_uid, result.series_instance_uid, result.sop_instance_uid)
+    if not all(_UID.match(p) and len(p) <= 64 for p in parts):
+        raise InputError("the instance lacks valid Study, Series or SOP Instance UIDs")
+    return f"{tenant}/{parts[0]}/{parts[1]}/{parts[2]}.dcm"
+
+
+def _catalog_entry(path: Path, *, tenant: str, key: str, result: ObjectResult) -> CatalogEntry:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    attributes: dict[str, Any] = {}
+    for keyword in _QIDO_TAGS:
+        if keyword in ds:
+            element = ds[keyword]
+            attributes[f"{element.tag:08X}"] = element.to_json_dict(None, 0)
+    return CatalogEntry(
+        tenant=tenant,
+        study_uid=result.study_instance_uid,
+        series_uid=result.series_instance_uid,
+        sop_uid=result.sop_instance_uid,
+        sop_class_uid=result.sop_class_uid,
+        modality=str(ds.get("Modality", "")),
+        study_date=str(ds.get("StudyDate", ""))[:8],
+        patient_id=str(ds.get("PatientID", "")),
+        object_key=key,
+        size=result.size,
+        sha256=result.sha256,
+        attributes=attributes,
+    )
