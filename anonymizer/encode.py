@@ -81,6 +81,7 @@ def _write(
     long_ = struct.Struct(order + "HH2sHL")
     plain = struct.Struct(order + "HHL")
     write = fp.write
+    little = order == "<"
     for tag in sorted(elements):
         if not tag & 0xFFFF and tag >> 16 > 6:
             continue  # retired group length, as pydicom
@@ -89,10 +90,14 @@ def _write(
             value = elem.value
             length = elem.length
             vr = elem.VR
+            # Raw bytes are only valid in the encoding they were read in: a sequence's
+            # items carry that VR mode, and numbers that byte order.
             if (
                 isinstance(value, bytes)
                 and length != _UNDEFINED
                 and len(value) == length
+                and elem.is_implicit_VR == implicit
+                and elem.is_little_endian == little
                 and (implicit or (vr and len(vr) == 2 and vr != "UN"))
             ):
                 group, element = tag >> 16, tag & 0xFFFF

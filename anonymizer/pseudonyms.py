@@ -20,6 +20,10 @@ class Pseudonymizer:
     """Compute pseudonyms under one key. Cheap to build; caches UIDs it has mapped."""
 
     def __init__(self, key: PseudonymKey, *, shift_days: tuple[int, int] = (-730, -1)) -> None:
+        low, high = shift_days
+        if low > high or low <= 0 <= high:
+            # An unshifted date is not modified (PS3.15 113107), so 0 must not be drawn.
+            raise ValueError("shift_days must be (low, high), low <= high, not containing 0")
         self.key = key
         self.shift_days = shift_days
         self._uids: dict[str, str] = {}

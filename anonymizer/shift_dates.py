@@ -10,6 +10,8 @@ import re
 
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?([+-]\d{4})?$")
 
+_AGE = re.compile(r"(\d{1,4})\s*([YyMmWwDd]?)")
+
 
 class UnparsableDate(ValueError):  # noqa: N818 - internal signal, never leaves the library
     """A DA or DT value that is not a valid date."""
@@ -38,7 +40,9 @@ def shift_dt(value: str, days: int, *, year_only: bool = False) -> str:
         raise UnparsableDate("DT")
     year, month, day, time_part, offset = match.groups()
     if year_only:
-        return year if days == 0 else _shift_partial(year, "01", "01", days)[:4]
+        # Shift the date as precisely as it is given, as shift_da does, then keep the year,
+        # so that a DA and a DT of the same day give the same year.
+        return year if days == 0 else _shift_partial(year, month or "01", day or "01", days)[:4]
     if month is None or day is None:
         # Year or year-month precision: shift the first day and keep the precision.
         shifted = _shift_partial(year, month or "01", "01", days)
@@ -55,8 +59,13 @@ def _shift_partial(year: str, month: str, day: str, days: int) -> str:
 
 
 def clamp_age(value: str) -> str:
-    """HIPAA Safe Harbor: ages over 89 years become ``090Y``."""
+    """HIPAA Safe Harbor: ages over 89 years become ``090Y``.
+
+    A malformed age in years (``95Y``, ``95 Y``, or a bare ``95``) is clamped as well: an
+    age that escaped for being badly written would still be an age over 89.
+    """
     text = value.strip()
-    if len(text) == 4 and text[:3].isdigit() and text[3] == "Y" and int(text[:3]) > 89:
+    match = _AGE.fullmatch(text)
+    if match and match.group(2).upper() in ("Y", "") and int(match.group(1)) > 89:
         return "090Y"
     return text

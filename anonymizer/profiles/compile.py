@@ -180,9 +180,6 @@ def compile_profile(profile: Profile) -> CompiledProfile:
                 source=source,
             )
 
-    if profile.safe_harbor:
-        _apply_safe_harbor(profile, table, sources)
-
     for tag in list(table):
         for pattern in patterns:
             if tag & pattern.mask == pattern.value:
@@ -192,6 +189,10 @@ def compile_profile(profile: Profile) -> CompiledProfile:
     for tag, action in profile.attributes.items():
         table[tag] = action
         sources[tag] = "profile"
+    # Last, so that no attribute or pattern of the profile can undo it: Safe Harbor is a
+    # guarantee about the output, not a default.
+    if profile.safe_harbor:
+        _apply_safe_harbor(profile, table, sources)
 
     safe = {(int(g, 16), creator, int(e, 16)) for g, creator, e, _vr, _m in _safe_private.ROWS}
     safe |= {(int(s.group, 16), s.creator, int(s.element, 16)) for s in profile.private.safe}

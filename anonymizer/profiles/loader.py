@@ -81,17 +81,23 @@ def load_profile(name_or_path: str | Path, *, search_path: tuple[Path, ...] = ()
     """
     specs: list[ProfileSpec] = []
     seen: list[str] = []
-    current: str | Path | None = name_or_path
-    while current is not None:
-        source, text = _read_source(current, search_path)
-        spec = _parse(source, text)
-        if spec.name in seen:
-            cycle = " -> ".join([*seen, spec.name])
-            raise ProfileInvalid(f"{source}: cycle in 'extends': {cycle}")
+    source, text = _read_source(name_or_path, search_path)
+    spec, lines = _parse(source, text)
+    while True:
         seen.append(spec.name)
         specs.append(spec)
-        current = spec.extends
-    return _merge(specs)
+        if spec.extends is None:
+            return _merge(specs)
+        # Errors about the parent name the child's file and its 'extends' line.
+        where = f"{source}, line {lines.get(('extends',), 1)}"
+        try:
+            source, text = _read_source(spec.extends, search_path)
+        except ProfileNotFound as exc:
+            raise ProfileNotFound(f"{where}: extends: {exc}") from None
+        spec, lines = _parse(source, text)
+        if spec.name in seen:
+            cycle = " -> ".join([*seen, spec.name])
+            raise ProfileInvalid(f"{where}: cycle in 'extends': {cycle}")
 
 
 def _read_source(name: str | Path, search_path: tuple[Path, ...]) -> tuple[str, str]:
@@ -112,7 +118,7 @@ def _read_source(name: str | Path, search_path: tuple[Path, ...]) -> tuple[str, 
     raise ProfileNotFound(f"no profile named {text_name!r} (shipped profiles: {known})")
 
 
-def _parse(source: str, text: str) -> ProfileSpec:
+def _parse(source: str, text: str) -> tuple[ProfileSpec, dict[tuple[str | int, ...], int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -122,7 +128,10 @@ def _parse(source: str, text: str) -> ProfileSpec:
     if node is None or not isinstance(node, yaml.MappingNode):
         raise ProfileInvalid(f"{source}, line 1: a profile is a mapping of settings")
     lines: dict[tuple[str | int, ...], int] = {}
-    data = _to_python(node, (), lines)
+    try:
+        data = _to_python(node, (), lines)
+    except _DuplicateKey as exc:
+        raise ProfileInvalid(f"{source}, line {exc.line}: duplicate key {exc.key!r}") from None
     try:
         spec = ProfileSpec.model_validate(data)
     except ValidationError as exc:
@@ -132,7 +141,16 @@ def _parse(source: str, text: str) -> ProfileSpec:
         where = ".".join(str(p) for p in loc) or "profile"
         raise ProfileInvalid(f"{source}, line {line_no}: {where}: {error['msg']}") from None
     _check_attributes(source, spec, lines)
-    return spec
+    return spec, lines
+
+
+class _DuplicateKey(Exception):
+    """A mapping repeats a key (YAML would silently keep the last one)."""
+
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key = key
+        self.line = line
 
 
 def _to_python(
@@ -144,7 +162,7 @@ def _to_python(
         for key_node, value_node in node.value:
             key = str(yaml.safe_load(yaml.serialize(key_node)))
             if key in out:
-                raise ProfileInvalid(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, (*path, key), lines)
             lines[(*path, key)] = key_node.start_mark.line + 1

@@ -2,11 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from anonymizer.actions import Action, Option
+
+_TAG_PATTERN = re.compile(r"\([0-9A-Fa-fxX]{4},[0-9A-Fa-fxX]{4}\)")
+_POLICY_OPTIONS = {
+    Option.RETAIN_SAFE_PRIVATE: "'private: {policy: safe}'",
+    Option.RETAIN_LONGITUDINAL_FULL_DATES: "'dates: {policy: keep}'",
+    Option.RETAIN_LONGITUDINAL_MODIFIED_DATES: "'dates: {policy: shift}'",
+}
+
+
+def _parse_action(value: object) -> object:
+    """Accept PS3.15 letters; an unknown action is reported on its own line."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return Action.parse(value)
+    except ValueError:
+        known = ", ".join(a.value for a in Action)
+        raise ValueError(
+            f"unknown action {value.strip()!r}; use X, Z, D, K, C, U or {known}"
+        ) from None
+
+
+def _no_policy_option(option: Option) -> Option:
+    """The three options that a policy sets cannot also be listed."""
+    if option in _POLICY_OPTIONS:
+        raise ValueError(f"option {option.value!r} is set by {_POLICY_OPTIONS[option]}")
+    return option
+
+
+# Validated one by one, so an error's location (and so its line) is that of the item.
+_ActionField = Annotated[Action, BeforeValidator(_parse_action)]
+_OptionField = Annotated[Option, AfterValidator(_no_policy_option)]
 
 
 class _Frozen(BaseModel):
@@ -97,13 +139,18 @@ class PixelSettings(_Frozen):
 class PatternRule(_Frozen):
     """A tag pattern such as ``(0009,xxxx)`` or ``(60xx,3000)`` and its action."""
 
-    tag: str = Field(pattern=r"^\([0-9A-Fa-fxX]{4},[0-9A-Fa-fxX]{4}\)$")
-    action: Action
+    tag: str
+    action: _ActionField
 
-    @field_validator("action", mode="before")
+    @field_validator("tag")
     @classmethod
-    def _letter(cls, value: object) -> object:
-        return Action.parse(value) if isinstance(value, str) else value
+    def _tag_pattern(cls, value: str) -> str:
+        if not _TAG_PATTERN.fullmatch(value):
+            raise ValueError(
+                "a tag pattern is '(gggg,eeee)' with 4 hex digits or x in each half, "
+                "such as '(0019,xxxx)'"
+            )
+        return value
 
 
 class ProfileSpec(_Frozen):
@@ -114,33 +161,11 @@ class ProfileSpec(_Frozen):
     version: int = Field(default=1, ge=1)
     edition: str = "2026d"
     extends: str | None = None
-    options: tuple[Option, ...] = ()
+    options: tuple[_OptionField, ...] = ()
     unlisted: Unlisted | None = None
-    attributes: dict[str, Action] = Field(default_factory=dict)
+    attributes: dict[str, _ActionField] = Field(default_factory=dict)
     patterns: tuple[PatternRule, ...] = ()
     private: PrivateSettings | None = None
     dates: DateSettings | None = None
     pixels: PixelSettings | None = None
     safe_harbor: bool | None = None
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _letters(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return {k: Action.parse(v) if isinstance(v, str) else v for k, v in value.items()}
-        return value
-
-    @field_validator("options")
-    @classmethod
-    def _no_policy_options(cls, value: tuple[Option, ...]) -> tuple[Option, ...]:
-        for option in value:
-            if option in _POLICY_OPTIONS:
-                raise ValueError(f"option {option.value!r} is set by {_POLICY_OPTIONS[option]}")
-        return value
-
-
-_POLICY_OPTIONS = {
-    Option.RETAIN_SAFE_PRIVATE: "'private: {policy: safe}'",
-    Option.RETAIN_LONGITUDINAL_FULL_DATES: "'dates: {policy: keep}'",
-    Option.RETAIN_LONGITUDINAL_MODIFIED_DATES: "'dates: {policy: shift}'",
-}
