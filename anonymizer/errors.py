@@ -30,6 +30,12 @@ class Reason(StrEnum):
     LEAK_DETECTED = "identifying_value_in_output"
     VERIFICATION_FAILED = "verification_failed"
     PIXEL_CLEANING_REQUIRED = "pixel_cleaning_required"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    STORAGE_ERROR = "storage_error"
+    OBJECT_NOT_FOUND = "not_found"
+    OBJECT_CONFLICT = "object_conflict"
+    LEDGER_UNAVAILABLE = "ledger_unavailable"
+    LEDGER_CORRUPTED = "ledger_corrupted"
 
 
 class DeidError(Exception):
@@ -143,22 +149,34 @@ class BurnedInTextUnresolved(PixelError):  # noqa: N818
 class StorageError(DeidError):
     """The storage backend refused or failed an operation."""
 
+    reason = Reason.STORAGE_ERROR
+
 
 class ObjectNotFound(StorageError):  # noqa: N818
     """No object under that key."""
+
+    reason = Reason.OBJECT_NOT_FOUND
 
 
 class ObjectConflict(StorageError):  # noqa: N818
     """A different object is already stored under that key; it was not overwritten."""
 
+    reason = Reason.OBJECT_CONFLICT
+
 
 class StorageUnavailable(StorageError):  # noqa: N818
     """The backend cannot be reached; nothing was stored."""
+
+    reason = Reason.STORAGE_UNAVAILABLE
 
 
 class LedgerError(DeidError):
     """The transfer ledger refused or failed an operation."""
 
+    reason = Reason.LEDGER_UNAVAILABLE
+
 
 class LedgerCorrupted(LedgerError):  # noqa: N818
     """The hash chain does not verify."""
+
+    reason = Reason.LEDGER_CORRUPTED

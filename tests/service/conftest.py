@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from servers import postgres_url, s3_bucket, s3_server
 from service_helpers import Keys
 
 from anonymizer.apikeys import Scope
 from app.main import create_app
 from app.services import Services, build_services
 from app.settings import Settings
+
+__all__ = ["postgres_url", "s3_bucket", "s3_server"]
 
 
 @pytest.fixture
