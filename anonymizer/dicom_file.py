@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_dataset
 from pydicom.uid import (
@@ -44,6 +45,7 @@ _ITEM = 0xFFFEE000
 _SEQUENCE_END = 0xFFFEE0DD
 _COPY_CHUNK = 1 << 20
 _UNDEFINED = 0xFFFFFFFF
+_PIXEL_DATA = 0x7FE00010
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,7 @@ def _parse(buffer: mmap.mmap | bytes, size: int, path: Path | None, limits: Limi
             buffer if isinstance(buffer, mmap.mmap) else io.BytesIO(buffer)
         )
         stream.seek(_PREAMBLE + 4)
-        meta = _read_meta(stream)
-        transfer_syntax = UID(str(meta.get("TransferSyntaxUID", "")))
+        meta, transfer_syntax = _read_meta(stream)
         if transfer_syntax == DeflatedExplicitVRLittleEndian:
             return _parse_deflated(buffer, stream.tell(), meta, limits)
         data_start = stream.tell()
@@ -160,7 +161,7 @@ def _parse(buffer: mmap.mmap | bytes, size: int, path: Path | None, limits: Limi
     implicit, little = _encoding(transfer_syntax)
     if data_start + 8 <= size and _looks_explicit(buffer, data_start) == implicit:
         raise MalformedDicom("the data set is not encoded as its transfer syntax says")
-    ds, pixel_start = _read_header(buffer, data_start, implicit=implicit, little=little)
+    ds, position = _read_header(buffer, data_start, implicit=implicit, little=little)
     ds.file_meta = meta
     inp = DicomInput(
         dataset=ds,
@@ -170,20 +171,54 @@ def _parse(buffer: mmap.mmap | bytes, size: int, path: Path | None, limits: Limi
         _buffer=buffer,
         _path=path,
     )
-    if pixel_start is not None:
-        inp.pixels, trailing = _pixel_span(
-            buffer, pixel_start, size, implicit=implicit, little=little
-        )
-        if trailing:
-            inp.warnings.append("trailing_elements_removed")
+    _find_pixels(inp, buffer, position, implicit=implicit, little=little)
     return inp
 
 
-def _read_meta(stream: io.BufferedIOBase | mmap.mmap) -> FileMetaDataset:
+def _find_pixels(
+    inp: DicomInput, buffer: mmap.mmap | bytes, position: int, *, implicit: bool, little: bool
+) -> None:
+    """Locate Pixel Data at ``position``, and make sure nothing identifying follows it."""
+    size = len(buffer)
+    tail = position
+    if position <= size - 4 and _tag_at(buffer, position, little) == _PIXEL_DATA:
+        inp.pixels = _pixel_span(buffer, position, size, implicit=implicit, little=little)
+        tail = inp.pixels.end
+    if tail < size:
+        _check_tail(buffer, tail, implicit=implicit, little=little)
+        inp.warnings.append("trailing_elements_removed")
+
+
+def _check_tail(buffer: mmap.mmap | bytes, start: int, *, implicit: bool, little: bool) -> None:
+    """What follows Pixel Data is dropped; it must be only what may follow it (PS3.5 7.1).
+
+    Tags ascend, so a patient's name or any other header attribute cannot legitimately sit
+    there; if one does, the values the leak check needs are unknown, and we refuse.
+    """
+    stream = buffer if isinstance(buffer, mmap.mmap) else io.BytesIO(buffer)
+    stream.seek(start)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _read_file_meta_info(stream)  # type: ignore[arg-type]
+            tail = read_dataset(
+                stream,  # type: ignore[arg-type]
+                is_implicit_VR=implicit,
+                is_little_endian=little,
+            )
+    except RecursionError:
+        raise NestingTooDeep("sequences nested too deep to parse") from None
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad input
+        raise MalformedDicom(f"unreadable data after the header ({type(exc).__name__})") from None
+    if any(tag <= _PIXEL_DATA for tag in tail._dict):
+        raise MalformedDicom("header elements out of order after pixel data")
+
+
+def _read_meta(stream: io.BufferedIOBase | mmap.mmap) -> tuple[FileMetaDataset, UID]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meta = _read_file_meta_info(stream)  # type: ignore[arg-type]
+            return meta, UID(str(meta.get("TransferSyntaxUID", "")))
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad meta
         raise MalformedDicom(f"unreadable file meta information ({type(exc).__name__})") from None
 
@@ -221,7 +256,8 @@ def _encoding(transfer_syntax: UID) -> tuple[bool, bool]:
 
 def _read_header(
     buffer: mmap.mmap | bytes, start: int, *, implicit: bool, little: bool
-) -> tuple[Dataset, int | None]:
+) -> tuple[Dataset, int]:
+    """The data set up to Pixel Data (or the end), and the offset where reading stopped."""
     stream = buffer if isinstance(buffer, mmap.mmap) else io.BytesIO(buffer)
     stream.seek(start)
     try:
@@ -243,13 +279,28 @@ def _read_header(
     size = len(buffer)
     ds.set_original_encoding(implicit, little, ds._character_set)
     _check_lengths(ds, size)
-    if position < size - 4 and _tag_at(buffer, position, little) >> 16 == 0x7FE0:
-        return ds, position
-    return ds, None
+    if position == size and _last_element_end(ds) < position:
+        # pydicom stops quietly at a cut element header; that may have been Pixel Data.
+        raise MalformedDicom("the file ends inside an element header")
+    return ds, position
+
+
+def _last_element_end(ds: Dataset) -> int:
+    """Where the last top-level element's value ends; large when it cannot be known."""
+    end = -1
+    for elem in ds._dict.values():
+        tell = getattr(elem, "value_tell", None)
+        length = getattr(elem, "length", _UNDEFINED)
+        if tell is None or length == _UNDEFINED or not isinstance(elem, RawDataElement):
+            return 1 << 62
+        end = max(end, tell + length)
+    return end
 
 
 def _at_pixel_data(tag: int, vr: str | None, length: int) -> bool:
-    return tag >> 16 == 0x7FE0 or tag >= 0xFFFA0000
+    # Stop at Pixel Data itself, not at the first 7FE0 element: a (7FE0,0000) group
+    # length or the Extended Offset Table come before it and are header elements.
+    return tag >= _PIXEL_DATA
 
 
 def _check_lengths(ds: Dataset, size: int) -> None:
@@ -269,9 +320,12 @@ def _tag_at(buffer: mmap.mmap | bytes, offset: int, little: bool) -> int:
 
 def _pixel_span(
     buffer: mmap.mmap | bytes, start: int, size: int, *, implicit: bool, little: bool
-) -> tuple[PixelSpan, bool]:
+) -> PixelSpan:
     order = "<" if little else ">"
     offset = start + 4
+    long_vr = not implicit and bytes(buffer[offset : offset + 2]) in _LONG_VRS
+    if start + (12 if long_vr else 8) > size:
+        raise ElementTooLong("pixel data element is cut short")
     if implicit:
         (length,) = struct.unpack(order + "L", buffer[offset : offset + 4])
         offset += 4
@@ -289,7 +343,7 @@ def _pixel_span(
         end = offset + length
     if end > size:
         raise ElementTooLong("pixel data declares more bytes than the file holds")
-    return PixelSpan(start, end), end < size
+    return PixelSpan(start, end)
 
 
 def _encapsulated_end(buffer: mmap.mmap | bytes, offset: int, size: int, order: str) -> int:
@@ -316,7 +370,7 @@ def _parse_deflated(
         raise MalformedDicom("deflated data set does not inflate") from None
     if len(inflated) > limits.max_inflated_bytes or inflater.unconsumed_tail:
         raise InflatedTooLarge(f"deflated data set inflates past {limits.max_inflated_bytes} bytes")
-    ds, pixel_start = _read_header(inflated, 0, implicit=False, little=True)
+    ds, position = _read_header(inflated, 0, implicit=False, little=True)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     inp = DicomInput(
@@ -329,12 +383,7 @@ def _parse_deflated(
     if isinstance(buffer, mmap.mmap):
         buffer.close()
     inp.warnings.append("deflate_written_as_explicit_little_endian")
-    if pixel_start is not None:
-        inp.pixels, trailing = _pixel_span(
-            inflated, pixel_start, len(inflated), implicit=False, little=True
-        )
-        if trailing:
-            inp.warnings.append("trailing_elements_removed")
+    _find_pixels(inp, inflated, position, implicit=False, little=True)
     return inp
 
 

@@ -127,8 +127,11 @@ class _Walker:
             if group & 1:
                 self._private(ds, tag, depth, kept_blocks, creators)
                 continue
-            if not tag & 0xFFFF or group == 0x0002:
-                del elements[tag]  # group lengths are retired; file meta is written anew
+            if not tag & 0xFFFF or group in (0x0000, 0x0002):
+                # Group lengths are retired; file meta is written anew; command elements
+                # (group 0000) have no place in a stored data set, and pydicom reads a data
+                # set that starts with them as a command set.
+                del elements[tag]
                 continue
             action = action_for(tag)
             if action is Action.KEEP:
@@ -183,12 +186,10 @@ class _Walker:
         if vr not in _DECODE_ON_REMOVE:
             return
         value = ds[tag].value
-        if (
-            vr in ("PN", "DA", "DT")
-            or isinstance(value, str)
-            and len(value.strip()) >= _MIN_WEAK_TEXT
-        ):
+        if vr in ("PN", "DA", "DT"):
             self.ids.add_value(value, strong=False)
+        elif isinstance(value, str) and len(value.strip()) >= _MIN_WEAK_TEXT:
+            self.ids.add_removed_text(value)
 
     def _drop(self, ds: Dataset, tag: int) -> None:
         del elements_of(ds)[tag]
@@ -451,7 +452,7 @@ def _record_method(
         item.CodeMeaning = meaning
         items.append(item)
     ds.DeidentificationMethodCodeSequence = Sequence(items)
-    if profile.dates.policy is DatePolicy.KEEP:
+    if profile.dates.policy is DatePolicy.KEEP and not profile.safe_harbor:
         ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
     elif stats.dates_shifted:
         ds.LongitudinalTemporalInformationModified = "MODIFIED"

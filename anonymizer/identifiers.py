@@ -60,6 +60,26 @@ _MIN_CONTEXT = 6
 _OTHER_PATIENT_IDS_SEQUENCE = 0x00101002
 _MIN_TEXT = 3  # shorter values match by chance; they are replaced by the profile anyway
 _MIN_DIGITS = 4
+# What the pipeline itself writes: the pseudonym prefix, dummy values, the scrub placeholder
+# and the method attributes. An input that already holds one of them (data anonymized
+# before, "ANON", "19000101") identifies nobody by it, and the output always holds them.
+OWN_VOCABULARY = frozenset(
+    {
+        "anon",
+        "anonymous",
+        "anonymized",
+        "[removed]",
+        "removed",
+        "modified",
+        "unmodified",
+        "yes",
+        "dcm",
+        "19000101",
+        "19000101000000",
+        "000000",
+        "000d",
+    }
+)
 
 
 @dataclass
@@ -69,6 +89,7 @@ class Identifiers:
     strong: set[str] = field(default_factory=set)
     weak: set[str] = field(default_factory=set)
     restricted: set[str] = field(default_factory=set)
+    removed_text: set[str] = field(default_factory=set)
     uids: set[str] = field(default_factory=set)
     raw: set[bytes] = field(default_factory=set)
     encodings: tuple[str, ...] = ("ascii",)
@@ -87,19 +108,35 @@ class Identifiers:
                 else:
                     target.add(variant)
 
+    def add_removed_text(self, text: str) -> None:
+        """Add the text of a removed descriptor: looked for everywhere but in coded entries."""
+        stripped = text.strip(" \0")
+        if stripped:
+            self.removed_text.add(stripped)
+
     def needles(self) -> set[bytes]:
         """Byte strings to look for anywhere: each value in each encoding, lower-cased."""
         out = self._encode(self.strong | self.weak)
-        out.update(r.lower() for r in self.raw if _long_enough(r))
+        out.update(
+            lowered
+            for lowered in (r.lower() for r in self.raw)
+            if _long_enough(lowered) and lowered.decode("latin-1") not in OWN_VOCABULARY
+        )
         return out
 
     def restricted_needles(self) -> set[bytes]:
         """Byte strings to look for only in person names and free text."""
         return self._encode(self.restricted)
 
+    def removed_text_needles(self) -> set[bytes]:
+        """Removed descriptor texts: a coded entry's meaning may repeat them harmlessly."""
+        return self._encode(self.removed_text)
+
     def _encode(self, texts: set[str]) -> set[bytes]:
         out: set[bytes] = set()
         for text in texts:
+            if text.lower() in OWN_VOCABULARY:
+                continue
             for encoding in (*self.encodings, "utf-8"):
                 try:
                     encoded = text.encode(encoding)
@@ -170,6 +207,10 @@ def _variants(text: str) -> set[str]:
         if len(parts) >= 2:
             out.add(f"{parts[1]} {parts[0]}")
             out.add(f"{parts[0]}, {parts[1]}")
+        if not text.isascii():
+            # Korean, Chinese and Japanese names are written family name first, unspaced:
+            # "홍^길동" is "홍길동" in running text.
+            out.add("".join(parts))
     return out
 
 
@@ -212,12 +253,18 @@ def _same_class(a: bytes, b: bytes) -> bool:
 def scrub_text(text: str, identifiers: Identifiers, placeholder: str = "[REMOVED]") -> str:
     """Replace every identifying value in ``text`` (whole words, any case)."""
     values = sorted(
-        (v for v in identifiers.strong | identifiers.restricted if len(v) >= _MIN_TEXT),
+        (
+            v
+            for v in identifiers.strong | identifiers.restricted
+            if len(v) >= _MIN_TEXT and v.lower() not in OWN_VOCABULARY
+        ),
         key=len,
         reverse=True,
     )
     if not values:
         return text
     pattern = "|".join(re.escape(v) for v in values)
-    regex = re.compile(rf"(?<![\w])(?:{pattern})(?![\w])", re.IGNORECASE)
+    # Word boundaries are ASCII only, as in find_needles: scripts written without spaces
+    # (Korean, Chinese, Japanese) run a name into the next word ("홍길동님").
+    regex = re.compile(rf"(?<![A-Za-z0-9_])(?:{pattern})(?![A-Za-z0-9_])", re.IGNORECASE)
     return regex.sub(placeholder, text)

@@ -10,10 +10,17 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from pydicom import config as pydicom_config
+from pydicom.dataset import Dataset
 
 from anonymizer.dicom_file import Limits, encode_header, read_dicom
 from anonymizer.errors import DeidError, MalformedDicom
@@ -27,6 +34,40 @@ logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 _PIXEL_DATA = 0x7FE00010
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_saved_modes: tuple[int | None, int | None] = (None, None)
+
+
+@contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """Keep element values out of logs: pydicom's value validation logs and warns them.
+
+    pydicom's ``warn_and_log`` sends "Invalid value for VR DA: '<value>'" to the ``pydicom``
+    logger and to ``warnings``. Validation is off while any object is being processed
+    (counted, because the setting is global and several threads may be in here at once);
+    pydicom's remaining warnings name no values and are not shown either.
+    """
+    global _quiet_users, _saved_modes  # noqa: PLW0603 - one process-wide pydicom setting
+    settings = pydicom_config.settings
+    with _quiet_lock:
+        if _quiet_users == 0:
+            _saved_modes = (
+                settings._reading_validation_mode,
+                settings._writing_validation_mode,
+            )
+            settings.reading_validation_mode = pydicom_config.IGNORE
+            settings.writing_validation_mode = pydicom_config.IGNORE
+        _quiet_users += 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0:
+                settings._reading_validation_mode, settings._writing_validation_mode = _saved_modes
 
 
 @dataclass
@@ -54,6 +95,17 @@ class ObjectResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _require_sop_uids(ds: Dataset) -> None:
+    """SOP Class and Instance UIDs name the output; a kept one may still be raw bytes."""
+    for uid_keyword in ("SOPInstanceUID", "SOPClassUID"):
+        try:
+            value = ds.get(uid_keyword)
+        except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
+            raise MalformedDicom(f"{uid_keyword} is unreadable ({type(exc).__name__})") from None
+        if not value:
+            raise MalformedDicom(f"{uid_keyword} is missing")
 
 
 class Anonymizer:
@@ -90,6 +142,10 @@ class Anonymizer:
 
         ``out`` receives nothing unless every stage passed.
         """
+        with _quiet_pydicom():
+            return self._anonymize(source, out)
+
+    def _anonymize(self, source: str | os.PathLike[str] | bytes, out: BinaryIO) -> ObjectResult:
         started = time.perf_counter()
         with read_dicom(source, self.limits) as inp:
             ds = inp.dataset
@@ -106,9 +162,7 @@ class Anonymizer:
                 raise MalformedDicom("data set too deep or too large to process") from None
             except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
                 raise MalformedDicom(f"unreadable element value ({type(exc).__name__})") from None
-            for uid_keyword in ("SOPInstanceUID", "SOPClassUID"):
-                if not ds.get(uid_keyword):
-                    raise MalformedDicom(f"{uid_keyword} is missing")
+            _require_sop_uids(ds)
             keep_pixels = self.compiled.action_for(_PIXEL_DATA).value == "keep"
             try:
                 encoded = encode_header(ds, inp.transfer_syntax)
