@@ -85,8 +85,16 @@ class CompiledProfile:
         return (group, creator, element & 0xFF) in self.safe_private
 
     def option_codes(self) -> list[tuple[str, str]]:
-        """CID 7050 codes for the Basic Profile and every option in force, in code order."""
-        codes = [BASIC_PROFILE_CODE] + [(o.code, o.meaning) for o in self.profile.options]
+        """CID 7050 codes for the Basic Profile and every option in force, in code order.
+
+        Under Safe Harbor every date is cut to its year, so "full dates" (113106) would be
+        untrue: it is recorded as modified dates (113107).
+        """
+        options = set(self.profile.options)
+        if self.profile.safe_harbor and Option.RETAIN_LONGITUDINAL_FULL_DATES in options:
+            options.discard(Option.RETAIN_LONGITUDINAL_FULL_DATES)
+            options.add(Option.RETAIN_LONGITUDINAL_MODIFIED_DATES)
+        codes = [BASIC_PROFILE_CODE] + [(o.code, o.meaning) for o in options]
         return sorted(codes)
 
     def _resolve(self, tag: int) -> Action:
