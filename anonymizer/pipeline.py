@@ -23,9 +23,10 @@ from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset
 
 from anonymizer.dicom_file import Limits, encode_header, read_dicom
-from anonymizer.errors import DeidError, MalformedDicom
+from anonymizer.errors import BurnedInTextUnresolved, DeidError, MalformedDicom
 from anonymizer.header import deidentify_header
 from anonymizer.keys import PseudonymKey
+from anonymizer.pixel_policy import cleaning_required
 from anonymizer.profiles import CompiledProfile, compile_profile, load_profile
 from anonymizer.pseudonyms import Pseudonymizer
 from anonymizer.verify import verify_output
@@ -149,6 +150,17 @@ class Anonymizer:
         started = time.perf_counter()
         with read_dicom(source, self.limits) as inp:
             ds = inp.dataset
+            keep_pixels = self.compiled.action_for(_PIXEL_DATA).value == "keep"
+            if (
+                keep_pixels
+                and inp.pixels is not None
+                and cleaning_required(ds, self.compiled.profile.pixels)
+            ):
+                # Fail closed: the pixel stage (burned-in text) is not part of this build,
+                # so an image the profile wants cleaned is refused, never stored as it is.
+                raise BurnedInTextUnresolved(
+                    "the profile requires pixel cleaning for this image; not available here"
+                )
             try:
                 header = deidentify_header(
                     ds,
@@ -163,7 +175,6 @@ class Anonymizer:
             except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
                 raise MalformedDicom(f"unreadable element value ({type(exc).__name__})") from None
             _require_sop_uids(ds)
-            keep_pixels = self.compiled.action_for(_PIXEL_DATA).value == "keep"
             try:
                 encoded = encode_header(ds, inp.transfer_syntax)
             except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values

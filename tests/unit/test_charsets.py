@@ -131,7 +131,7 @@ def test_korean_files_are_there() -> None:
     assert str(_source("chrKoreanMulti.dcm").PatientName) == "김희중"
 
 
-@pytest.mark.parametrize("profile", ["basic", "research", "ai-upload"])
+@pytest.mark.parametrize("profile", ["basic", "research", "keep-list"])
 @pytest.mark.parametrize("name", sorted(CHARSET_FILES))
 def test_names_gone_in_every_encoding(name: str, profile: str) -> None:
     source = _source(name)
