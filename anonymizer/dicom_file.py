@@ -11,8 +11,10 @@ import io
 import mmap
 import os
 import struct
+import threading
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +46,7 @@ _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b
 _ITEM = 0xFFFEE000
 _SEQUENCE_END = 0xFFFEE0DD
 _COPY_CHUNK = 1 << 20
+_HASH_CHUNK = 4 << 20
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_DATA = 0x7FE00010
 
@@ -85,6 +88,10 @@ class DicomInput:
         written = 0
         update = getattr(digest, "update", None)
         if self._path is not None:
+            copied = _copy_and_hash(self._path, out, start=start, count=end - start, update=update)
+            if copied is not None:
+                return copied
+        if self._path is not None:
             # Read through a plain file handle: mapped pages would count against our memory.
             with self._path.open("rb") as handle:
                 handle.seek(start)
@@ -116,6 +123,73 @@ class DicomInput:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _copy_and_hash(
+    source: Path,
+    out: BinaryIO,
+    *,
+    start: int,
+    count: int,
+    update: Callable[[bytes], object] | None,
+) -> int | None:
+    """Kernel copy, with the checksum computed by a second thread reading the same pages.
+
+    hashlib releases the GIL on large buffers, so on two cores the hash costs about no
+    extra time. None when the output is not a file (the caller copies through Python).
+    """
+    if update is None:
+        return _kernel_copy(source, out, start=start, count=count)
+    errors: list[BaseException] = []
+
+    def hash_range() -> None:
+        try:
+            with source.open("rb") as handle:
+                handle.seek(start)
+                left = count
+                while left:
+                    chunk = handle.read(min(_HASH_CHUNK, left))
+                    if not chunk:
+                        raise MalformedDicom("the file changed while it was being read")
+                    update(chunk)
+                    left -= len(chunk)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=hash_range, name="pixel-hash")
+    worker.start()
+    try:
+        copied = _kernel_copy(source, out, start=start, count=count)
+    finally:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return copied
+
+
+def _kernel_copy(source: Path, out: BinaryIO, *, start: int, count: int) -> int | None:
+    """Copy file to file inside the kernel (no bytes through Python); None if unsupported."""
+    try:
+        out_fd = out.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    out.flush()
+    with source.open("rb") as handle:
+        in_fd = handle.fileno()
+        offset = start
+        remaining = count
+        try:
+            while remaining:
+                sent = os.sendfile(out_fd, in_fd, offset, min(remaining, 1 << 30))
+                if sent == 0:
+                    raise MalformedDicom("the file changed while it was being read")
+                offset += sent
+                remaining -= sent
+        except OSError:
+            if remaining == count:
+                return None  # nothing sent: the caller copies through Python instead
+            raise
+    return count
 
 
 def read_dicom(source: str | os.PathLike[str] | bytes, limits: Limits = Limits()) -> DicomInput:

@@ -138,15 +138,20 @@ class Anonymizer:
         self.limits = limits or Limits()
         self.pseudonyms = Pseudonymizer(key, shift_days=self.compiled.profile.dates.shift_days)
 
-    def anonymize(self, source: str | os.PathLike[str] | bytes, out: BinaryIO) -> ObjectResult:
+    def anonymize(
+        self, source: str | os.PathLike[str] | bytes, out: BinaryIO, *, checksum: bool = True
+    ) -> ObjectResult:
         """De-identify ``source`` and write the result to ``out``.
 
-        ``out`` receives nothing unless every stage passed.
+        ``out`` receives nothing unless every stage passed. With ``checksum=False`` the
+        result's ``sha256`` is empty and large pixel data is copied inside the kernel.
         """
         with _quiet_pydicom():
-            return self._anonymize(source, out)
+            return self._anonymize(source, out, checksum=checksum)
 
-    def _anonymize(self, source: str | os.PathLike[str] | bytes, out: BinaryIO) -> ObjectResult:
+    def _anonymize(
+        self, source: str | os.PathLike[str] | bytes, out: BinaryIO, *, checksum: bool
+    ) -> ObjectResult:
         started = time.perf_counter()
         with read_dicom(source, self.limits) as inp:
             ds = inp.dataset
@@ -180,7 +185,7 @@ class Anonymizer:
             except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values
                 raise MalformedDicom(f"cannot encode the result ({type(exc).__name__})") from None
             verify_output(encoded, ds, identifiers=header.identifiers, compiled=self.compiled)
-            digest = hashlib.sha256(encoded)
+            digest = hashlib.sha256(encoded) if checksum else None
             out.write(encoded)
             size = len(encoded)
             if keep_pixels:
@@ -202,7 +207,7 @@ class Anonymizer:
                 private_kept=stats.private_kept,
                 pixels_cleaned=False,
                 size=size,
-                sha256=digest.hexdigest(),
+                sha256=digest.hexdigest() if digest is not None else "",
                 seconds=time.perf_counter() - started,
                 warnings=[*inp.warnings, *stats.warnings],
             )
