@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from anonymizer.cli import UsageProblem, cli
+from app.cli_retention import audit, retention, subjects, tenant_keys
 
 _FAILED = 1
 
@@ -121,6 +122,10 @@ def ledger_export(fmt: str, since: Any, tenant: str | None, output: Path | None)
         click.echo(text, nl=False)
     else:
         output.write_text(text, "utf-8")
+
+
+for _group in (retention, subjects, audit, tenant_keys):
+    cli.add_command(_group)
 
 
 def main() -> None:

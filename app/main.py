@@ -10,9 +10,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from anonymizer import __version__
 from app import observability
+from app.access import install_access_log
 from app.errors import register_error_handlers
 from app.limits import BodyLimitMiddleware
-from app.routes import dicomweb, health, ledger, metrics, uploads
+from app.retention_task import retention_schedule
+from app.routes import dicomweb, health, ledger, metrics, subjects, uploads
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
@@ -26,7 +28,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         app.state.services = services or build_services(settings)
         try:
-            yield
+            async with retention_schedule(app.state.services):
+                yield
         finally:
             if owned:
                 app.state.services.close()
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:
         app.state.services = services
     register_error_handlers(app)
+    install_access_log(app)
     observability.install(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -53,6 +57,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
-    for module in (health, uploads, dicomweb, ledger, metrics):
+    for module in (health, uploads, dicomweb, ledger, metrics, subjects):
         app.include_router(module.router)
     return app

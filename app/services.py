@@ -13,8 +13,10 @@ from anonymizer.errors import KeyInvalid
 from anonymizer.intake import Intake
 from anonymizer.keys import PseudonymKey
 from anonymizer.ledger import Ledger
+from anonymizer.privacy import Privacy
 from anonymizer.storage import Destination, LocalStorage, Storage
 from anonymizer.storage.s3 import S3Config, S3Storage
+from anonymizer.tenant_keys import RotatingIntake
 from anonymizer.transfer import TransferTerms
 from app.settings import Settings, StorageKind
 
@@ -31,6 +33,7 @@ class Services:
     catalog: Catalog
     api_keys: ApiKeys
     intake: Intake
+    privacy: Privacy
 
     def close(self) -> None:
         self.ledger.close()
@@ -47,7 +50,7 @@ def build_services(settings: Settings) -> Services:
         purpose=settings.purpose,
         retention=settings.retention,
     )
-    intake = Intake(
+    intake = RotatingIntake(
         master_key=key,
         storage=storage,
         ledger=ledger,
@@ -62,6 +65,7 @@ def build_services(settings: Settings) -> Services:
         catalog=intake.catalog,
         api_keys=ApiKeys(ledger.engine),
         intake=intake,
+        privacy=Privacy(storage=storage, ledger=ledger, master_key=key, policies=settings.policies),
     )
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from anonymizer.retention import RetentionPolicies
+
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "xxx", "todo"}
 
 
@@ -63,12 +65,27 @@ class Settings(BaseSettings):
     max_inflated_bytes: int = 4 << 30
     max_compression_ratio: int = 200
 
+    retention_policies: dict[str, dict[str, str]] = Field(default_factory=dict)
+    retention_schedule_hours: float = Field(default=0.0, ge=0)
+    retention_approver: str = "scheduled retention task"
+    access_log_retention_days: int = Field(default=730, ge=365)
+
     @field_validator("database_url", "s3_secret_access_key")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
             raise ValueError("looks like a placeholder; set a real value")
         return value
+
+    @field_validator("retention_policies")
+    @classmethod
+    def _valid_policies(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        RetentionPolicies.from_mapping(value)  # raises PolicyInvalid, a ValueError
+        return value
+
+    @property
+    def policies(self) -> RetentionPolicies:
+        return RetentionPolicies.from_mapping(self.retention_policies)
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavailable
 from anonymizer.intake import StudyMismatch
 from anonymizer.models import InstanceRow
+from app.access import any_held, held_response, note_objects, unheld
 from app.auth import Reader, Uploader
 from app.dicom_response import (
     DICOM_JSON,
@@ -349,7 +350,11 @@ def _qido(rows: list[InstanceRow], group: str, level: tuple[str, ...]) -> list[d
 @router.get("/studies")
 def search_studies(request: Request, principal: Reader, services: ServicesDep) -> Response:
     filters, limit, offset = _filters(request, {})
-    rows = services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000)
+    rows = unheld(
+        services,
+        principal.tenant,
+        services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000),
+    )
     return _paged(_qido(rows, "study_uid", _STUDY_LEVEL), limit, offset)
 
 
@@ -358,7 +363,11 @@ def search_series(
     request: Request, study_uid: str, principal: Reader, services: ServicesDep
 ) -> Response:
     filters, limit, offset = _filters(request, {"StudyInstanceUID": study_uid})
-    rows = services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000)
+    rows = unheld(
+        services,
+        principal.tenant,
+        services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000),
+    )
     return _paged(_qido(rows, "series_uid", _STUDY_LEVEL + _SERIES_LEVEL), limit, offset)
 
 
@@ -368,7 +377,11 @@ def search_instances(
 ) -> Response:
     fixed = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
     filters, limit, offset = _filters(request, fixed)
-    rows = services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000)
+    rows = unheld(
+        services,
+        principal.tenant,
+        services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000),
+    )
     level = _STUDY_LEVEL + _SERIES_LEVEL + _INSTANCE_LEVEL
     return _paged(_qido(rows, "sop_uid", level), limit, offset)
 
@@ -394,45 +407,62 @@ def _multipart(objects: list[bytes]) -> Response:
     )
 
 
-def _retrieve(services: Services, tenant: str, filters: dict[str, str]) -> Response:
+def _retrieve(
+    request: Request, services: Services, tenant: str, filters: dict[str, str]
+) -> Response:
     rows = services.catalog.find(tenant=tenant, filters=filters, limit=100_000)
     if not rows:
         return _problem(404, "not_found", "no such study, series or instance")
+    note_objects(request, (row.object_key for row in rows))
+    if any_held(services, tenant, rows):
+        return held_response()
     return _multipart([services.storage.get(row.object_key) for row in rows])
 
 
 @router.get("/studies/{study_uid}")
-def retrieve_study(study_uid: str, principal: Reader, services: ServicesDep) -> Response:
-    return _retrieve(services, principal.tenant, {"StudyInstanceUID": study_uid})
+def retrieve_study(
+    request: Request, study_uid: str, principal: Reader, services: ServicesDep
+) -> Response:
+    return _retrieve(request, services, principal.tenant, {"StudyInstanceUID": study_uid})
 
 
 @router.get("/studies/{study_uid}/series/{series_uid}")
 def retrieve_series(
-    study_uid: str, series_uid: str, principal: Reader, services: ServicesDep
+    request: Request, study_uid: str, series_uid: str, principal: Reader, services: ServicesDep
 ) -> Response:
     filters = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
-    return _retrieve(services, principal.tenant, filters)
+    return _retrieve(request, services, principal.tenant, filters)
 
 
 @router.get("/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}")
-def retrieve_instance(
-    study_uid: str, series_uid: str, sop_uid: str, principal: Reader, services: ServicesDep
+def retrieve_instance(  # noqa: PLR0917 - FastAPI passes the path parameters by name
+    request: Request,
+    study_uid: str,
+    series_uid: str,
+    sop_uid: str,
+    principal: Reader,
+    services: ServicesDep,
 ) -> Response:
     filters = {
         "StudyInstanceUID": study_uid,
         "SeriesInstanceUID": series_uid,
         "SOPInstanceUID": sop_uid,
     }
-    return _retrieve(services, principal.tenant, filters)
+    return _retrieve(request, services, principal.tenant, filters)
 
 
 @router.get("/studies/{study_uid}/metadata")
-def study_metadata(study_uid: str, principal: Reader, services: ServicesDep) -> Response:
+def study_metadata(
+    request: Request, study_uid: str, principal: Reader, services: ServicesDep
+) -> Response:
     rows = services.catalog.find(
         tenant=principal.tenant, filters={"StudyInstanceUID": study_uid}, limit=100_000
     )
     if not rows:
         return _problem(404, "not_found", "no such study")
+    note_objects(request, (row.object_key for row in rows))
+    if any_held(services, principal.tenant, rows):
+        return held_response()
     answers = []
     for row in rows:
         with warnings.catch_warnings():

@@ -75,8 +75,8 @@ def test_scopes_are_enforced(client: TestClient, keys: Keys) -> None:
     for method, path in _routes(client):
         if path in PUBLIC:
             continue
-        admin_only = path in ("/v1/ledger", "/metrics")
-        needs = "upload" if method == "POST" else "admin" if admin_only else "read"
+        admin_only = path in ("/v1/ledger", "/metrics") or path.startswith("/v1/subjects")
+        needs = "admin" if admin_only else "upload" if method == "POST" else "read"
         for scope in ("upload", "read"):
             token = getattr(keys, scope)
             status = client.request(method, path, headers=auth(token)).status_code
