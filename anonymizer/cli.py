@@ -24,7 +24,9 @@ from anonymizer.batch import (
     run_batch,
 )
 from anonymizer.demo import run_demo
+from anonymizer.pipeline import Anonymizer
 from anonymizer.profiles import Profile, builtin_profile_names, compile_profile, load_profile
+from anonymizer.reports.files import ReportFileStatus, anonymize_report_dir
 
 _USAGE = 2
 _FAILED = 1
@@ -89,6 +91,13 @@ def cli() -> None:
 @click.option("--verify-resume", is_flag=True, help="Check outputs' SHA-256 before skipping.")
 @click.option("--progress", is_flag=True, help="Show the progress bar even without a terminal.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no notes; summary only.")
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Analysis reports to de-identify too: DIR/<StudyUID>/... or files named by study.",
+)
 def anonymize(
     *,
     src: Path,
@@ -103,6 +112,7 @@ def anonymize(
     verify_resume: bool,
     progress: bool,
     quiet: bool,
+    reports_dir: Path | None,
 ) -> None:
     """De-identify SRC (a file, a folder or a .zip) into the folder DST."""
     if not profile:
@@ -137,9 +147,19 @@ def anonymize(
     finally:
         bar.close()
     click.echo(_summary_line(summary))
+    reports_failed = 0
+    if reports_dir is not None:
+        outcomes = anonymize_report_dir(
+            reports_dir, dst, anonymizer=Anonymizer(profile=_profile_arg(profile), key=key)
+        )
+        reports_failed = sum(o.status is ReportFileStatus.FAILED for o in outcomes)
+        click.echo(
+            f"{len(outcomes)} reports: {len(outcomes) - reports_failed} ok, {reports_failed} failed"
+        )
     if summary.failed:
         reasons = ", ".join(f"{reason} {n}" for reason, n in summary.reasons.most_common())
         click.echo(f"failed by reason: {reasons}", err=True)
+    if summary.failed or reports_failed:
         sys.exit(_FAILED)
 
 

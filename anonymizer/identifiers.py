@@ -174,6 +174,8 @@ def _add_element(ds: Dataset, tag: int, found: Identifiers) -> None:
 
 def _encodings(ds: Dataset) -> tuple[str, ...]:
     charset = getattr(ds, "_character_set", None) or ["iso8859"]
+    if isinstance(charset, str):
+        charset = [charset]  # one encoding, not its letters
     return tuple(dict.fromkeys([*charset, "ascii"]))
 
 

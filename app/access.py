@@ -72,6 +72,8 @@ def recorded(method: str, path: str) -> bool:
     """Whether a request to ``path`` goes into the access log."""
     if path.startswith(_NOT_RECORDED):
         return False
+    if method == "POST" and path.endswith("/reports"):
+        return False  # report uploads are transfers: the ledger records them
     if method in ("GET", "HEAD"):
         return path.startswith(("/dicomweb/", "/v1/"))
     return path.startswith("/v1/")

@@ -14,7 +14,7 @@ from app.access import install_access_log
 from app.errors import register_error_handlers
 from app.limits import BodyLimitMiddleware
 from app.retention_task import retention_schedule
-from app.routes import dicomweb, health, ledger, metrics, subjects, uploads
+from app.routes import dicomweb, health, ledger, metrics, reports, subjects, uploads
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
@@ -57,6 +57,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
-    for module in (health, uploads, dicomweb, ledger, metrics, subjects):
+    for module in (health, uploads, dicomweb, ledger, metrics, subjects, reports):
         app.include_router(module.router)
     return app

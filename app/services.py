@@ -14,6 +14,7 @@ from anonymizer.intake import Intake
 from anonymizer.keys import PseudonymKey
 from anonymizer.ledger import Ledger
 from anonymizer.privacy import Privacy
+from anonymizer.reports.intake import report_row_cleanup
 from anonymizer.storage import Destination, LocalStorage, Storage
 from anonymizer.storage.s3 import S3Config, S3Storage
 from anonymizer.tenant_keys import RotatingIntake
@@ -65,7 +66,13 @@ def build_services(settings: Settings) -> Services:
         catalog=intake.catalog,
         api_keys=ApiKeys(ledger.engine),
         intake=intake,
-        privacy=Privacy(storage=storage, ledger=ledger, master_key=key, policies=settings.policies),
+        privacy=Privacy(
+            storage=storage,
+            ledger=ledger,
+            master_key=key,
+            policies=settings.policies,
+            cleanups=(report_row_cleanup(ledger.engine),),
+        ),
     )
 
 

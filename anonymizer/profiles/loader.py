@@ -31,6 +31,7 @@ from anonymizer.profiles.model import (
     ProfileSpec,
     Unlisted,
 )
+from anonymizer.profiles.report_settings import ReportSettings
 
 _TAG = re.compile(r"^\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?$")
 _BUILTIN_PACKAGE = "anonymizer.builtin_profiles"
@@ -52,6 +53,7 @@ class Profile:
     private: PrivateSettings
     dates: DateSettings
     pixels: PixelSettings
+    reports: ReportSettings
     safe_harbor: bool
 
 
@@ -209,6 +211,7 @@ def _merge(specs: list[ProfileSpec]) -> Profile:
     private = PrivateSettings(policy=PrivatePolicy.REMOVE)
     dates = DateSettings(policy=DatePolicy.REMOVE)
     pixels = PixelSettings(policy=PixelPolicy.NEVER)
+    reports = ReportSettings()
     safe_harbor = False
     for spec in reversed(specs):
         options.update(spec.options)
@@ -219,6 +222,7 @@ def _merge(specs: list[ProfileSpec]) -> Profile:
         private = spec.private or private
         dates = spec.dates or dates
         pixels = spec.pixels or pixels
+        reports = spec.reports or reports
         safe_harbor = spec.safe_harbor if spec.safe_harbor is not None else safe_harbor
     if private.policy is PrivatePolicy.SAFE:
         options.add(Option.RETAIN_SAFE_PRIVATE)
@@ -240,5 +244,6 @@ def _merge(specs: list[ProfileSpec]) -> Profile:
         private=private,
         dates=dates,
         pixels=pixels,
+        reports=reports,
         safe_harbor=safe_harbor,
     )

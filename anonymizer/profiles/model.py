@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from anonymizer.actions import Action, Option
+from anonymizer.profiles.report_settings import ReportSettings
 
 _TAG_PATTERN = re.compile(r"\([0-9A-Fa-fxX]{4},[0-9A-Fa-fxX]{4}\)")
 _POLICY_OPTIONS = {
@@ -168,4 +169,5 @@ class ProfileSpec(_Frozen):
     private: PrivateSettings | None = None
     dates: DateSettings | None = None
     pixels: PixelSettings | None = None
+    reports: ReportSettings | None = None
     safe_harbor: bool | None = None

@@ -17,6 +17,7 @@ from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavail
 from anonymizer.sources import SourceError, SourceReader, ZipLimits, list_source
 from app.auth import Uploader
 from app.observability import BYTES, REJECTIONS, UPLOADS
+from app.routes.reports import read_report_part, report_intake, store_upload_reports
 from app.schemas import FileResult, FileStatus, UploadResponse
 from app.services import Services, get_services
 
@@ -48,9 +49,22 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
                                 "items": {"type": "string", "format": "binary"},
                                 "description": "DICOM files, zip archives of them",
                             },
+                            "reports": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "analysis reports (JSON, text, PDF, DICOM SR)",
+                            },
+                            "study_instance_uid": {
+                                "type": "string",
+                                "description": "study of the reports, if no images are sent",
+                            },
+                            "identifiers": {
+                                "type": "string",
+                                "description": "JSON of the study's original identifiers, "
+                                "used in memory only to find them in the reports",
+                            },
                             "profile": {"type": "string", "description": "profile name"},
                         },
-                        "required": ["files"],
                     }
                 }
             },
@@ -72,8 +86,11 @@ async def upload(
         if profile not in settings.allowed_profiles:
             return _error(422, "profile_not_allowed", "this profile is not allowed", request)
         uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
-        if not uploads:
-            return _error(422, "no_files", "send one or more files in the 'files' field", request)
+        report_parts = [f for f in form.getlist("reports") if isinstance(f, StarletteUpload)]
+        if not uploads and not report_parts:
+            return _error(
+                422, "no_files", "send files in the 'files' field or reports in 'reports'", request
+            )
         results: list[FileResult] = []
         for item in uploads:
             results.extend(
@@ -84,6 +101,38 @@ async def upload(
                     tenant=principal.tenant,
                     profile=profile,
                     request_id=request.state.request_id,
+                )
+            )
+        if report_parts:
+            named = form.get("study_instance_uid")
+            studies = (
+                [named]
+                if isinstance(named, str) and named
+                else [
+                    r.study_instance_uid
+                    for r in results
+                    if r.status is not FileStatus.REJECTED and r.study_instance_uid
+                ]
+            )
+            items = [
+                (
+                    f.filename or "report",
+                    await read_report_part(f, settings.max_part_bytes),
+                    f.content_type,
+                )
+                for f in report_parts
+            ]
+            identifiers = form.get("identifiers")
+            results.extend(
+                await run_in_threadpool(
+                    store_upload_reports,
+                    items,
+                    intake=report_intake(request, services),
+                    tenant=principal.tenant,
+                    profile=profile,
+                    request_id=request.state.request_id,
+                    study_uids=studies,
+                    identifiers=identifiers if isinstance(identifiers, str) else None,
                 )
             )
     stored = sum(r.status is not FileStatus.REJECTED for r in results)

@@ -384,3 +384,52 @@ def test_console_entry_point_runs_in_a_fresh_process(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--output" in result.stderr
+
+
+def test_reports_beside_images_in_batch_mode(tmp_path: Path) -> None:
+    """--reports DIR: a JSON report named by the original study lands beside its images."""
+    source = tmp_path / "in"
+    source.mkdir()
+    path = get_testdata_file("CT_small.dcm", download=False)
+    assert path is not None
+    ds = pydicom.dcmread(path)
+    ds.PatientName = "FAKE^CLIREPORT^PATIENT"
+    ds.save_as(source / "ct.dcm")
+    reports = tmp_path / "reports" / str(ds.StudyInstanceUID)
+    reports.mkdir(parents=True)
+    (reports / "result.json").write_text(
+        json.dumps(
+            {
+                "StudyInstanceUID": str(ds.StudyInstanceUID),
+                "PatientName": "FAKE^CLIREPORT^PATIENT",
+                "finding": "nodule, 4 mm",
+            }
+        ),
+        "utf-8",
+    )
+    key = tmp_path / "deid.key"
+    PseudonymKey.generate().write(key)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "anonymize",
+            str(source),
+            str(out),
+            "--profile",
+            "basic",
+            "--key-file",
+            str(key),
+            "--reports",
+            str(tmp_path / "reports"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 reports: 1 ok, 0 failed" in result.output
+    stored = list(out.rglob("reports/*"))
+    assert len(stored) == 1
+    text = stored[0].read_text("utf-8")
+    assert "FAKE^CLIREPORT^PATIENT" not in text
+    assert str(ds.StudyInstanceUID) not in text
+    image = next(out.rglob("*.dcm"))
+    assert pydicom.dcmread(image).StudyInstanceUID in str(stored[0])
