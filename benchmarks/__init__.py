@@ -1,0 +1,1 @@
+"""Benchmarks of the upload anonymizer against the pydicom floor and peer tools."""

@@ -1,0 +1,231 @@
+"""Throughput and leaks: files/s (and MB/s) of each tool on each corpus, basic profile.
+
+Each (corpus, tool, repetition) runs in a fresh worker process that sets the tool up,
+warms it up on one file, then times one pass over every file of the corpus, writing real
+output files. Tool order rotates between repetitions so that machine noise falls on all
+tools alike; the table shows medians. The leak count is the number of output files in
+which any planted fake value is still found (see ``leaks.py``); the floor, which changes
+nothing, must leak in every file and so checks the checker.
+
+    .venv/bin/python benchmarks/bench_throughput.py [--repeat 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: import `benchmarks.*` from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks import tools  # noqa: E402
+from benchmarks.corpus import MB, Corpus, build_large, build_mixed, testdata  # noqa: E402
+from benchmarks.leaks import leaked_fields  # noqa: E402
+from benchmarks.rss import peak_rss_mb  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CLI_TOOL = "ours (CLI, whole folder)"
+
+
+def run_worker(tool: str, corpus: Corpus, out_dir: Path) -> dict[str, Any]:
+    """Time ``tool`` over ``corpus`` in a fresh process; return its JSON report."""
+    if tool == CLI_TOOL:
+        return _run_cli(corpus, out_dir)
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", tool]
+    command += ["--corpus-root", str(corpus.root), "--out", str(out_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{tool} worker failed:\n{done.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _run_cli(corpus: Corpus, out_dir: Path) -> dict[str, Any]:
+    """Our CLI over the whole folder, timed from outside, process start included."""
+    command = [str(Path(sys.executable).parent / "anonymizer"), "anonymize"]
+    command += [str(corpus.files_dir), str(out_dir), "--profile", "basic", "--throwaway-key"]
+    command += ["--quiet", "--no-resume"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=False)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    failures = {p.name: "missing" for p in corpus.files if not (out_dir / p.name).exists()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "failures": failures, "maxrss_mb": None}
+
+
+def worker(tool: str, corpus_root: Path, out_dir: Path) -> None:
+    """The worker process: set up, warm up, time one pass, print a JSON report."""
+    corpus = Corpus.load(corpus_root)
+    anonymize = tools.make(tool)
+    with tempfile.TemporaryDirectory() as scratch:
+        warm = testdata("CT_small.dcm")
+        anonymize(warm, Path(scratch) / warm.name)
+    failures: dict[str, str] = {}
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for src in corpus.files:
+        try:
+            anonymize(src, out_dir / src.name)
+        except Exception as exc:  # noqa: BLE001 - a tool's failure is a result, not a crash
+            failures[src.name] = type(exc).__name__
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    report = {"seconds": seconds, "cpu_seconds": cpu, "failures": failures}
+    print(json.dumps({**report, "maxrss_mb": peak_rss_mb()}))
+
+
+def check_leaks(corpus: Corpus, out_dir: Path, failures: dict[str, str]) -> dict[str, Any]:
+    """Leaking output files, and how often each planted field was found."""
+    fields: Counter[str] = Counter()
+    leaking = 0
+    for src in corpus.files:
+        out = out_dir / src.name
+        if src.name in failures or not out.exists():
+            continue
+        found = leaked_fields(out, corpus.planted[src.name])
+        leaking += bool(found)
+        fields.update(found)
+    return {"files": leaking, "fields": dict(sorted(fields.items()))}
+
+
+def bench_corpus(
+    name: str, corpus: Corpus, names: list[str], *, repeat: int, work: Path
+) -> dict[str, Any]:
+    """Run every tool ``repeat`` times, order rotated each time; return the raw numbers."""
+    runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in names}
+    leaks: dict[str, dict[str, Any]] = {}
+    for rep in range(repeat):
+        order = names[rep % len(names) :] + names[: rep % len(names)]
+        for tool in order:
+            out_dir = work / "out" / name / tool.replace(" ", "_")
+            shutil.rmtree(out_dir, ignore_errors=True)
+            out_dir.mkdir(parents=True)
+            os.sync()  # the last run's writeback must not land in this run's time
+            report = run_worker(tool, corpus, out_dir)
+            runs[tool].append(report)
+            if tool not in leaks:
+                leaks[tool] = check_leaks(corpus, out_dir, report["failures"])
+            shutil.rmtree(out_dir)
+            print(f"  {name} rep {rep + 1}/{repeat} {tool}: {report['seconds']:.2f} s", flush=True)
+    files, size = len(corpus.files), corpus.total_bytes
+    summary: dict[str, dict[str, Any]] = {}
+    for tool, reports in runs.items():
+        seconds = statistics.median(float(r["seconds"]) for r in reports)
+        rss = [r["maxrss_mb"] for r in reports if r["maxrss_mb"] is not None]
+        summary[tool] = {
+            "seconds_median": seconds,
+            "seconds_all": [r["seconds"] for r in reports],
+            "files_per_s": files / seconds,
+            "files_per_s_best": files / min(float(r["seconds"]) for r in reports),
+            "cpu_seconds_all": [r["cpu_seconds"] for r in reports],
+            "files_per_cpu_s": files / statistics.median(float(r["cpu_seconds"]) for r in reports),
+            "mb_per_s": size / MB / seconds,
+            "failed": len(reports[0]["failures"]),
+            "failures": reports[0]["failures"],
+            "leaks": leaks[tool],
+            "peak_rss_mb": max(rss) if rss else None,
+        }
+    return {"files": files, "bytes": size, "repeat": repeat, "tools": summary}
+
+
+def print_table(name: str, result: dict[str, Any]) -> None:
+    """The Markdown table of one corpus, then the two target ratios."""
+    tools_ = result["tools"]
+    floor = tools_["pydicom floor"]["files_per_s"]
+    floor_cpu = tools_["pydicom floor"]["files_per_cpu_s"]
+    print(
+        f"\n### {name}: {result['files']} files, {result['bytes'] / MB:.1f} MB, "
+        f"median of {result['repeat']}\n"
+    )
+    print(
+        "| tool | files/s | MB/s | × floor | files/CPU-s | × floor (CPU) | failed "
+        "| leaking files | peak RSS MiB |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for tool, row in tools_.items():
+        rss = "" if row["peak_rss_mb"] is None else f"{row['peak_rss_mb']:.0f}"
+        print(
+            f"| {tool} | {row['files_per_s']:.1f} | {row['mb_per_s']:.1f} | "
+            f"{row['files_per_s'] / floor:.2f} | {row['files_per_cpu_s']:.1f} | "
+            f"{row['files_per_cpu_s'] / floor_cpu:.2f} | {row['failed']} | "
+            f"{row['leaks']['files']} | {rss} |"
+        )
+    if "ours" in tools_:
+        print()
+        for key, label in (("files_per_s", "wall"), ("files_per_cpu_s", "CPU")):
+            _print_ratios(tools_, key, label)
+    fields = sorted({f for row in tools_.values() for f in row["leaks"]["fields"]})
+    if fields:
+        print("\nPlanted fields found in outputs (`bytes:` = only as raw bytes elsewhere):\n")
+        print("| field | " + " | ".join(tools_) + " |")
+        print("| --- |" + " ---: |" * len(tools_))
+        for field in fields:
+            counts = [str(row["leaks"]["fields"].get(field, 0)) for row in tools_.values()]
+            print(f"| {field} | " + " | ".join(counts) + " |")
+
+
+def _print_ratios(tools_: dict[str, Any], key: str, label: str) -> None:
+    """The two target ratios, on wall-clock or CPU time."""
+    ours = tools_["ours"][key]
+    line = f"{label}: ours / floor = {ours / tools_['pydicom floor'][key]:.2f} (target ≥ 0.8)"
+    peers = {t: tools_[t][key] for t in tools.PEERS if t in tools_}
+    if peers:
+        best = max(peers, key=lambda t: peers[t])
+        line += f"; ours / fastest peer ({best}) = {ours / peers[best]:.2f} (target ≥ 1.5)"
+    print(line + "  ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=REPO / "bench-work")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the raw numbers here")
+    parser.add_argument(
+        "--corpus", nargs="+", choices=["mixed", "large"], default=["mixed", "large"]
+    )
+    parser.add_argument("--tools", nargs="+", choices=list(tools.TOOLS), default=list(tools.TOOLS))
+    parser.add_argument("--large-count", type=int, default=4)
+    parser.add_argument("--large-mb", type=int, default=150)
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI row")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus-root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.corpus_root, args.out)
+        return
+    names = list(args.tools)
+    if not args.no_cli and (REPO / "anonymizer" / "cli.py").exists():
+        names.append(CLI_TOOL)
+    results: dict[str, dict[str, Any]] = {}
+    for name in args.corpus:
+        corpus = (
+            build_mixed(args.work)
+            if name == "mixed"
+            else build_large(args.work, count=args.large_count, size_mb=args.large_mb)
+        )
+        print(f"{name}: {len(corpus.files)} files in {corpus.root}", flush=True)
+        results[name] = bench_corpus(name, corpus, names, repeat=args.repeat, work=args.work)
+    print(
+        f"\nDate: {time.strftime('%Y-%m-%d %H:%M')}; library {tools.revision()}; "
+        "one process per tool and pass, basic profile."
+    )
+    for name, result in results.items():
+        print_table(name, result)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
