@@ -11,12 +11,11 @@ import hmac
 import os
 import re
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pydicom
+from pydicom.dataset import Dataset
 
 from anonymizer.apikeys import check_tenant
 from anonymizer.catalog import Catalog, CatalogEntry
@@ -121,8 +120,11 @@ class Intake:
         fd, name = tempfile.mkstemp(dir=self.spool_dir, suffix=".dcm")
         path = Path(name)
         try:
+            indexed: dict[str, Any] = {}
             with os.fdopen(fd, "wb") as spooled:
-                result = anonymizer.anonymize(source, spooled)
+                result = anonymizer.anonymize(
+                    source, spooled, on_header=lambda ds: indexed.update(_index(ds))
+                )
             # The request may name the study by its original or its de-identified UID.
             if study_uid is not None and result.study_instance_uid not in {
                 study_uid,
@@ -142,7 +144,7 @@ class Intake:
                 profile=profile,
                 key_id=anonymizer.key.key_id,
             )
-            self.catalog.add(_catalog_entry(path, tenant=tenant, key=key, result=result))
+            self.catalog.add(_catalog_entry(indexed, tenant=tenant, key=key, result=result))
         finally:
             path.unlink(missing_ok=True)
         return Ingested(
@@ -158,26 +160,35 @@ def object_key(tenant: str, result: ObjectResult) -> str:
     return f"{tenant}/{parts[0]}/{parts[1]}/{parts[2]}.dcm"
 
 
-def _catalog_entry(path: Path, *, tenant: str, key: str, result: ObjectResult) -> CatalogEntry:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+def _index(ds: Dataset) -> dict[str, Any]:
+    """What the catalogue keeps of a de-identified header (no re-reading of the output)."""
     attributes: dict[str, Any] = {}
     for keyword in _QIDO_TAGS:
         if keyword in ds:
             element = ds[keyword]
             attributes[f"{element.tag:08X}"] = element.to_json_dict(None, 0)
+    return {
+        "attributes": attributes,
+        "Modality": str(ds.get("Modality", "")),
+        "StudyDate": str(ds.get("StudyDate", ""))[:8],
+        "PatientID": str(ds.get("PatientID", "")),
+    }
+
+
+def _catalog_entry(
+    indexed: dict[str, Any], *, tenant: str, key: str, result: ObjectResult
+) -> CatalogEntry:
     return CatalogEntry(
         tenant=tenant,
         study_uid=result.study_instance_uid,
         series_uid=result.series_instance_uid,
         sop_uid=result.sop_instance_uid,
         sop_class_uid=result.sop_class_uid,
-        modality=str(ds.get("Modality", "")),
-        study_date=str(ds.get("StudyDate", ""))[:8],
-        patient_id=str(ds.get("PatientID", "")),
+        modality=indexed["Modality"],
+        study_date=indexed["StudyDate"],
+        patient_id=indexed["PatientID"],
         object_key=key,
         size=result.size,
         sha256=result.sha256,
-        attributes=attributes,
+        attributes=indexed["attributes"],
     )

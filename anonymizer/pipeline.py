@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,18 +139,30 @@ class Anonymizer:
         self.pseudonyms = Pseudonymizer(key, shift_days=self.compiled.profile.dates.shift_days)
 
     def anonymize(
-        self, source: str | os.PathLike[str] | bytes, out: BinaryIO, *, checksum: bool = True
+        self,
+        source: str | os.PathLike[str] | bytes,
+        out: BinaryIO,
+        *,
+        checksum: bool = True,
+        on_header: Callable[[Dataset], None] | None = None,
     ) -> ObjectResult:
         """De-identify ``source`` and write the result to ``out``.
 
         ``out`` receives nothing unless every stage passed. With ``checksum=False`` the
         result's ``sha256`` is empty and large pixel data is copied inside the kernel.
+        ``on_header`` is called with the verified, de-identified header (no pixel data)
+        before anything is written, for callers that index it.
         """
         with _quiet_pydicom():
-            return self._anonymize(source, out, checksum=checksum)
+            return self._anonymize(source, out, checksum=checksum, on_header=on_header)
 
     def _anonymize(
-        self, source: str | os.PathLike[str] | bytes, out: BinaryIO, *, checksum: bool
+        self,
+        source: str | os.PathLike[str] | bytes,
+        out: BinaryIO,
+        *,
+        checksum: bool,
+        on_header: Callable[[Dataset], None] | None,
     ) -> ObjectResult:
         started = time.perf_counter()
         with read_dicom(source, self.limits) as inp:
@@ -185,6 +197,8 @@ class Anonymizer:
             except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values
                 raise MalformedDicom(f"cannot encode the result ({type(exc).__name__})") from None
             verify_output(encoded, ds, identifiers=header.identifiers, compiled=self.compiled)
+            if on_header is not None:
+                on_header(ds)
             digest = hashlib.sha256(encoded) if checksum else None
             out.write(encoded)
             size = len(encoded)

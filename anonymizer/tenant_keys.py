@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -165,6 +166,8 @@ class TenantKeys:
                 session.add(_row(self.master, tenant, following, moment))
         except IntegrityError:
             raise RotationConflict("the key was rotated by someone else meanwhile") from None
+        # This process uses the new generation at once.
+        _RECENT_GENERATIONS.pop((str(self.engine.url), tenant), None)
         return self.current(tenant)
 
     def destroy_spent(
@@ -210,6 +213,11 @@ def _generation(row: TenantKeyRow) -> KeyGeneration:
     )
 
 
+_GENERATION_TTL = 5.0
+# (database, tenant) -> (current generation, when looked up); rotate() clears its entry.
+_RECENT_GENERATIONS: dict[tuple[str, str], tuple[int, float]] = {}
+
+
 class RotatingIntake(Intake):
     """The service's intake, with each tenant's *current* key generation for new uploads."""
 
@@ -234,9 +242,24 @@ class RotatingIntake(Intake):
         self.tenant_keys = TenantKeys(ledger.engine, master_key)
         self._by_generation: dict[tuple[str, str, int], Anonymizer] = {}
 
+    def _generation(self, tenant: str) -> int:
+        """The current generation, looked up at most every few seconds per tenant.
+
+        A rotation made by another replica takes effect here within that time; uploads in
+        between use the previous generation, which stays valid until its data is destroyed.
+        """
+        now = time.monotonic()
+        slot = (str(self.tenant_keys.engine.url), tenant)
+        cached = _RECENT_GENERATIONS.get(slot)
+        if cached is not None and now - cached[1] < _GENERATION_TTL:
+            return cached[0]
+        generation = self.tenant_keys.current(tenant).generation
+        _RECENT_GENERATIONS[slot] = (generation, now)
+        return generation
+
     def anonymizer(self, *, tenant: str, profile: str) -> Anonymizer:
         """The (cached) anonymizer of a tenant's current key generation and a profile."""
-        generation = self.tenant_keys.current(tenant).generation
+        generation = self._generation(tenant)
         cache_key = (tenant, profile, generation)
         found = self._by_generation.get(cache_key)
         if found is None:

@@ -23,8 +23,13 @@ from app.services import build_services
 from app.settings import get_settings
 
 
-def serve(*, host: str, port: int, out: TextIO) -> None:
-    """Run the service with uvicorn on the embedded defaults or the environment's settings."""
+def serve(*, host: str, port: int, out: TextIO, workers: int = 1) -> None:
+    """Run the service with uvicorn on the embedded defaults or the environment's settings.
+
+    With ``workers`` > 1, uvicorn runs that many processes, each building its own parts
+    from the same settings; this process first makes the key and the schema, so they
+    never race to.
+    """
     import uvicorn  # noqa: PLC0415 - only the serving process needs it
 
     from app.main import create_app  # noqa: PLC0415
@@ -38,7 +43,11 @@ def serve(*, host: str, port: int, out: TextIO) -> None:
         if settings.storage.value == "s3"
         else f"{settings.objects_dir.resolve()}"
     )
-    print(f"upload anonymizer on http://{host}:{port}  (OpenAPI docs: /docs)", file=out)
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    print(
+        f"upload anonymizer on http://{host}:{port}  (OpenAPI docs: /docs){processes}",
+        file=out,
+    )
     print(f"  data directory: {settings.data_dir.resolve()}", file=out)
     print(f"  objects:        {where}", file=out)
     print(f"  database:       {_safe_url(settings.resolved_database_url)}", file=out)
@@ -49,6 +58,18 @@ def serve(*, host: str, port: int, out: TextIO) -> None:
             file=out,
         )
     out.flush()
+    if workers > 1:
+        services.close()
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+        return
     try:
         uvicorn.run(
             create_app(services=services),

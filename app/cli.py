@@ -22,11 +22,18 @@ _FAILED = 1
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (one per core; scheduled retention must then stay off).",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Run the upload service (ANONYMIZER_* variables configure it; defaults: local)."""
     from app import admin  # noqa: PLC0415 - loaded only when the command runs
 
-    admin.serve(host=host, port=port, out=sys.stdout)
+    admin.serve(host=host, port=port, out=sys.stdout, workers=workers)
 
 
 @cli.group()

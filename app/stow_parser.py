@@ -17,6 +17,8 @@ from typing import BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+_MAX_BOUNDARY = 200
+
 
 class StowRequestError(Exception):
     """The request as a whole is unusable; ``status`` says how to answer."""
@@ -72,7 +74,8 @@ def parse_content_type(value: str | None) -> RelatedType:
             415, "unsupported_media_type", 'only type="application/dicom" parts are supported'
         )
     boundary = params.get(b"boundary", b"")
-    if not boundary or len(boundary) > 70:
+    # RFC 2046 limits senders to 70 characters, but Orthanc sends 73: be lenient, not lax.
+    if not boundary or len(boundary) > _MAX_BOUNDARY:
         raise StowRequestError(400, "bad_boundary", "the multipart boundary is missing or long")
     syntax = params.get(b"transfer-syntax")
     return RelatedType(boundary, related, syntax.decode("latin-1") if syntax else None)

@@ -161,6 +161,11 @@ class _Outcome:
         self.studies: set[str] = set()
         self.base = ""
 
+    def fail(self, part: Part, reason: int) -> None:
+        """A failed item; the sender's own UIDs are read only now, for failures alone."""
+        self.failed.append(failed_item(**_original_uids(part.path), reason=reason))
+        self.reasons.append(reason)
+
     def respond(self, media: str) -> Response:
         if not self.referenced and self.unavailable:
             return _problem(503, "storage_unavailable", "storage or database unavailable")
@@ -194,18 +199,14 @@ def _store_parts(
     outcome.base = base
     profile = services.settings.default_profile
     for part in parts:
-        original = _original_uids(part.path)
         if part.too_large or part.path is None:
-            outcome.failed.append(failed_item(**original, reason=FAILURE_OUT_OF_RESOURCES))
-            outcome.reasons.append(FAILURE_OUT_OF_RESOURCES)
+            outcome.fail(part, FAILURE_OUT_OF_RESOURCES)
             continue
         if part.content_type not in ("application/dicom", ""):
-            outcome.failed.append(failed_item(**original, reason=FAILURE_CANNOT_UNDERSTAND))
-            outcome.reasons.append(FAILURE_CANNOT_UNDERSTAND)
+            outcome.fail(part, FAILURE_CANNOT_UNDERSTAND)
             continue
         if outcome.unavailable:
-            outcome.failed.append(failed_item(**original, reason=FAILURE_OUT_OF_RESOURCES))
-            outcome.reasons.append(FAILURE_OUT_OF_RESOURCES)
+            outcome.fail(part, FAILURE_OUT_OF_RESOURCES)
             continue
         try:
             ingested = services.intake.ingest(
@@ -218,15 +219,12 @@ def _store_parts(
         except (StorageUnavailable, LedgerError):
             outcome.unavailable = True
             UPLOADS.labels(door="stow", outcome="unavailable").inc()
-            outcome.failed.append(failed_item(**original, reason=FAILURE_OUT_OF_RESOURCES))
-            outcome.reasons.append(FAILURE_OUT_OF_RESOURCES)
+            outcome.fail(part, FAILURE_OUT_OF_RESOURCES)
             continue
         except DeidError as exc:
-            reason = _failure_reason(exc)
             REJECTIONS.labels(reason=str(exc.reason)).inc()
             UPLOADS.labels(door="stow", outcome="rejected").inc()
-            outcome.failed.append(failed_item(**original, reason=reason))
-            outcome.reasons.append(reason)
+            outcome.fail(part, _failure_reason(exc))
             continue
         result = ingested.result
         UPLOADS.labels(door="stow", outcome="stored").inc()
