@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from anonymizer.database import stream_rows
 from anonymizer.errors import LedgerError
 from anonymizer.ledger.chain import GENESIS
 from anonymizer.ledger.repository import ChainReport
@@ -223,14 +224,7 @@ class AccessLog:
             query = query.where(AccessRow.recorded_at >= iso(since))
         if until is not None:
             query = query.where(AccessRow.recorded_at < iso(until))
-        with Session(self.engine) as session:
-            result = session.execute(query.execution_options(yield_per=500))
-            try:
-                for row in result.scalars():
-                    session.expunge(row)
-                    yield row
-            finally:
-                result.close()
+        yield from stream_rows(self.engine, query)
 
     def verify_chain(self) -> ChainReport:
         """Recompute every hash in order: an edited, removed or inserted row breaks it."""

@@ -7,14 +7,17 @@ programmatically so no ``alembic.ini`` is needed.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy.orm import Session
 
 _SCRIPTS = Path(__file__).parent / "migrations"
+_Row = TypeVar("_Row")
 
 
 def create_database_engine(url: str) -> Engine:
@@ -35,6 +38,19 @@ def create_database_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def stream_rows(engine: Engine, query: Select[_Row]) -> Generator[_Row, None, None]:
+    """Yield the ORM rows of ``query`` in batches, detached, closing the cursor however the
+    caller stops (PostgreSQL streams them with a server-side cursor)."""
+    with Session(engine) as session:
+        result = session.execute(query.execution_options(yield_per=500))
+        try:
+            for row in result.scalars():
+                session.expunge(row)
+                yield row
+        finally:
+            result.close()
 
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:

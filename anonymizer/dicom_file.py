@@ -47,6 +47,8 @@ _ITEM = 0xFFFEE000
 _SEQUENCE_END = 0xFFFEE0DD
 _COPY_CHUNK = 1 << 20
 _HASH_CHUNK = 4 << 20
+# Below this, a thread and a system call cost more than copying through Python.
+_KERNEL_COPY_FROM = 8 << 20
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_DATA = 0x7FE00010
 
@@ -87,7 +89,7 @@ class DicomInput:
         start, end = self.pixels.start, self.pixels.end
         written = 0
         update = getattr(digest, "update", None)
-        if self._path is not None:
+        if self._path is not None and end - start >= _KERNEL_COPY_FROM:
             copied = _copy_and_hash(self._path, out, start=start, count=end - start, update=update)
             if copied is not None:
                 return copied

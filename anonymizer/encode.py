@@ -9,16 +9,24 @@ the header stage changed, and anything unusual, go through pydicom's own
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.valuerep import PersonName
 
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"})
 _UNDEFINED = 0xFFFFFFFF
+# Text VRs whose values pydicom writes as the characters themselves. DS and IS are left to
+# pydicom: their values are number objects with their own formatting.
+_TEXT_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+)
 _CHARSET = 0x00080005
 
 IMPLEMENTATION_CLASS_UID = "2.25.81962371390218935393553496617455463315"
@@ -77,10 +85,8 @@ def _write(
     if _CHARSET in elements:
         charset = ds[_CHARSET].value
         encodings = convert_encodings(list(charset) if not isinstance(charset, str) else charset)
-    short = struct.Struct(order + "HH2sH")
-    long_ = struct.Struct(order + "HH2sHL")
-    plain = struct.Struct(order + "HHL")
     write = fp.write
+    header = _header_writer(write, implicit=implicit, order=order)
     little = order == "<"
     for tag in sorted(elements):
         if not tag & 0xFFFF and tag >> 16 > 6:
@@ -100,24 +106,68 @@ def _write(
                 and elem.is_little_endian == little
                 and (implicit or (vr and len(vr) == 2 and vr != "UN"))
             ):
-                group, element = tag >> 16, tag & 0xFFFF
-                vr = vr or "UN"
-                if implicit:
-                    write(plain.pack(group, element, length))
-                elif vr in _LONG:
-                    write(long_.pack(group, element, vr.encode("ascii"), 0, length))
-                elif length <= 0xFFFF:
-                    write(short.pack(group, element, vr.encode("ascii"), length))
+                if header(tag, vr or "UN", length):
+                    write(value)
                 else:
                     write_data_element(fp, elem, encodings)
-                    continue
-                write(value)
                 continue
             elem = ds[tag]
         if isinstance(elem, DataElement) and elem.VR == "SQ" and isinstance(elem.value, Sequence):
             _write_sequence(fp, elem, encodings, implicit=implicit, order=order)
+            continue
+        text = _ascii_text(elem)
+        if text is None:
+            write_data_element(fp, elem, encodings)
+            continue
+        # The values the header stage writes (UIDs, pseudonyms, dummies, dates, empties)
+        # are plain ASCII: packed here exactly as pydicom would pack them.
+        data = text.encode("ascii")
+        if len(data) % 2:
+            data += b"\0" if elem.VR == "UI" else b" "
+        if header(tag, elem.VR, len(data)):
+            write(data)
         else:
             write_data_element(fp, elem, encodings)
+
+
+def _header_writer(
+    write: Callable[[bytes], object], *, implicit: bool, order: str
+) -> Callable[[int, str, int], bool]:
+    """A function writing one element header; False when the length does not fit it."""
+    short = struct.Struct(order + "HH2sH")
+    long_ = struct.Struct(order + "HH2sHL")
+    plain = struct.Struct(order + "HHL")
+
+    def header(tag: int, vr: str, length: int) -> bool:
+        group, element = tag >> 16, tag & 0xFFFF
+        if implicit:
+            write(plain.pack(group, element, length))
+        elif vr in _LONG:
+            write(long_.pack(group, element, vr.encode("ascii"), 0, length))
+        elif length <= 0xFFFF:
+            write(short.pack(group, element, vr.encode("ascii"), length))
+        else:
+            return False
+        return True
+
+    return header
+
+
+def _ascii_text(elem: object) -> str | None:
+    """The value of a text element as it is written, when it is plain ASCII; else None."""
+    if not isinstance(elem, DataElement) or elem.VR not in _TEXT_VRS:
+        return None
+    value = elem.value
+    if value is None or value == "":
+        return ""
+    if isinstance(value, PersonName):
+        value = value.original_string if isinstance(value.original_string, str) else str(value)
+    if type(value) is str:
+        return value if value.isascii() else None
+    if isinstance(value, MultiValue) and all(type(v) is str for v in value):
+        joined = "\\".join(value)
+        return joined if joined.isascii() else None
+    return None
 
 
 def _write_sequence(

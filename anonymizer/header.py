@@ -122,20 +122,39 @@ class _Walker:
         kept_blocks: set[tuple[int, int]] = set()
         creators: list[int] = []
         action_for = self.compiled.action_for
+        cached = self.compiled.cached_action
+        sequence_tags = self.compiled.sequence_tags
+        check_ages = self.safe_harbor
+        age_tags = self.compiled.age_tags
+        keep = Action.KEEP
         for tag in list(elements):
-            group = tag >> 16
+            # pydicom's BaseTag compares in Python: look tables up with a plain int, and
+            # the element dictionary with the very key object it holds.
+            number = int(tag)
+            group = number >> 16
             if group & 1:
                 self._private(ds, tag, depth, kept_blocks, creators)
                 continue
-            if not tag & 0xFFFF or group in (0x0000, 0x0002):
+            if not number & 0xFFFF or group in (0x0000, 0x0002):
                 # Group lengths are retired; file meta is written anew; command elements
                 # (group 0000) have no place in a stored data set, and pydicom reads a data
                 # set that starts with them as a command set.
                 del elements[tag]
                 continue
-            action = action_for(tag)
-            if action is Action.KEEP:
-                self._keep(ds, tag, depth, clean=clean)
+            action = cached(number) or action_for(number)
+            if action is keep:
+                elem = elements[tag]
+                vr = elem.VR
+                if (
+                    clean
+                    or vr == "SQ"
+                    or (vr is None or vr == "UN")
+                    and number in sequence_tags
+                    or getattr(elem, "length", 0) == 0xFFFFFFFF
+                    or check_ages
+                    and number in age_tags
+                ):
+                    self._keep(ds, tag, depth, clean=clean)
             else:
                 self.handlers[action](ds, tag, depth)
         for tag in creators:
@@ -185,6 +204,16 @@ class _Walker:
         """Keep removed names, dates and long free text, to prove they are gone."""
         if vr not in _DECODE_ON_REMOVE:
             return
+        raw = elements_of(ds)[tag]
+        if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
+            # Decode only what can matter: dates are ASCII, and text shorter than the
+            # weak-text threshold in bytes is shorter still in characters.
+            if vr in ("DA", "DT"):
+                text = raw.value.decode("ascii", "replace").strip(" \0")
+                self.ids.add_value([t for t in text.split("\\") if t], strong=False)
+                return
+            if vr != "PN" and len(raw.value.strip(b" \0")) < _MIN_WEAK_TEXT:
+                return
         value = ds[tag].value
         if vr in ("PN", "DA", "DT"):
             self.ids.add_value(value, strong=False)

@@ -18,9 +18,9 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from anonymizer.database import create_database_engine, upgrade_database
+from anonymizer.database import create_database_engine, stream_rows, upgrade_database
 from anonymizer.errors import LedgerError
-from anonymizer.ledger.chain import GENESIS, row_hash
+from anonymizer.ledger.chain import CHAINED_FIELDS, GENESIS, row_hash
 from anonymizer.models import TransferRow
 
 _PG_LOCK_KEY = 7_305_001  # any constant: one advisory lock for the ledger's chain
@@ -139,14 +139,7 @@ class Ledger:
             query = query.where(TransferRow.recorded_at >= _iso(since))
         if event is not None:
             query = query.where(TransferRow.event == event)
-        with Session(self.engine) as session:
-            result = session.execute(query.execution_options(yield_per=500))
-            try:
-                for row in result.scalars():
-                    session.expunge(row)
-                    yield row
-            finally:
-                result.close()
+        yield from stream_rows(self.engine, query)
 
     def verify_chain(self) -> ChainReport:
         """Recompute every hash in order: an edited, removed or inserted row breaks it."""
@@ -188,26 +181,7 @@ class Ledger:
             raise LedgerError(f"ledger database unavailable ({type(exc).__name__})") from None
 
 
-_COLUMNS = (
-    "seq",
-    "recorded_at",
-    "event",
-    "tenant",
-    "object_key",
-    "size",
-    "sha256",
-    "items",
-    "destination_country",
-    "destination_region",
-    "recipient",
-    "recipient_contact",
-    "method",
-    "purpose",
-    "retention",
-    "request_id",
-    "profile",
-    "key_id",
-)
+_COLUMNS = CHAINED_FIELDS
 
 
 def _fields(record: TransferRecord, *, seq: int, moment: dt.datetime) -> dict[str, Any]:

@@ -66,8 +66,13 @@ class CompiledProfile:
     def name(self) -> str:
         return self.profile.name
 
+    def cached_action(self, tag: int) -> Action | None:
+        """The action of a tag already looked up, else None (the walk's fast path)."""
+        return self._cache.get(tag)
+
     def action_for(self, tag: int) -> Action:
         """The action for a public (even group) tag."""
+        tag = int(tag)  # a plain int: pydicom's BaseTag compares in Python
         action = self._cache.get(tag)
         if action is None:
             action = self._resolve(tag)
