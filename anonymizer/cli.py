@@ -328,6 +328,25 @@ def demo(out: Path) -> None:
         sys.exit(_FAILED)
 
 
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--profile", "-p", default="ai-upload", show_default=True, metavar="NAME|PATH")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--frame", type=click.IntRange(min=0), default=0, show_default=True)
+def preview(source: Path, profile: str, output: Path, frame: int) -> None:
+    """Side-by-side PNG: the original with masked boxes outlined, and the cleaned image."""
+    from anonymizer.preview import write_preview  # noqa: PLC0415 - loads OpenCV
+
+    try:
+        shown = write_preview(source, output, profile=_profile_arg(profile), frame=frame)
+    except ProfileError as exc:
+        raise _Exit(str(exc)) from None
+    except DeidError as exc:
+        raise _Failed(str(exc)) from None
+    state = "cleaned" if shown.cleaned else f"not cleaned ({shown.reason})"
+    click.echo(f"{state}: {shown.boxes} boxes, {shown.masked_pixels} pixels masked -> {output}")
+
+
 UsageProblem = _Exit
 """A usage error (exit status 2) for commands added to this group elsewhere (app/cli.py)."""
 

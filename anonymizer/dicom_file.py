@@ -115,6 +115,24 @@ class DicomInput:
                 update(part)
         return len(view)
 
+    def pixel_element(self) -> Dataset:
+        """The pixel data element read whole, as a one-element data set (pixel cleaning)."""
+        if self.pixels is None:
+            return Dataset()
+        start, end = self.pixels.start, self.pixels.end
+        if self._path is not None:
+            with self._path.open("rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start)
+        else:
+            assert self._buffer is not None  # noqa: S101 - set whenever _path is not
+            data = bytes(self._buffer[start:end])
+        implicit, little = _encoding(self.transfer_syntax)
+        try:
+            return read_dataset(io.BytesIO(data), is_implicit_VR=implicit, is_little_endian=little)
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad input
+            raise MalformedDicom(f"unreadable pixel data ({type(exc).__name__})") from None
+
     def close(self) -> None:
         if isinstance(self._buffer, mmap.mmap):
             self._buffer.close()

@@ -17,19 +17,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydicom import config as pydicom_config
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.uid import UID, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
-from anonymizer.dicom_file import Limits, encode_header, read_dicom
-from anonymizer.errors import BurnedInTextUnresolved, DeidError, MalformedDicom
+from anonymizer._elements import Element, elements_of
+from anonymizer.dicom_file import DicomInput, Limits, encode_header, read_dicom
+from anonymizer.encode import encode_dataset
+from anonymizer.errors import BurnedInTextUnresolved, DeidError, MalformedDicom, TooLarge
 from anonymizer.header import deidentify_header
 from anonymizer.keys import PseudonymKey
 from anonymizer.pixel_policy import cleaning_required
 from anonymizer.profiles import CompiledProfile, compile_profile, load_profile
 from anonymizer.pseudonyms import Pseudonymizer
 from anonymizer.verify import verify_output
+
+if TYPE_CHECKING:
+    from anonymizer.pixels.stage import PixelResult
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -96,6 +103,25 @@ class ObjectResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _encode_pixels(element: Element, syntax: UID) -> bytes:
+    """The pixel data element in ``syntax``; encapsulated data has undefined length."""
+    if syntax.is_compressed and isinstance(element, DataElement):
+        element.is_undefined_length = True
+    holder = Dataset()
+    elements_of(holder)[_PIXEL_DATA] = element
+    implicit = syntax == ImplicitVRLittleEndian
+    return encode_dataset(holder, implicit=implicit, little=syntax != ExplicitVRBigEndian)
+
+
+def _pixel_warnings(cleaned: PixelResult | None) -> list[str]:
+    if cleaned is None:
+        return []
+    notes = [f"pixels_cleaned:{cleaned.boxes}_boxes_in_{cleaned.frames}_frames"]
+    if cleaned.lossy_recompressed:
+        notes.append("pixels_recompressed_lossy")
+    return notes
 
 
 def _require_sop_uids(ds: Dataset) -> None:
@@ -168,22 +194,20 @@ class Anonymizer:
         with read_dicom(source, self.limits) as inp:
             ds = inp.dataset
             keep_pixels = self.compiled.action_for(_PIXEL_DATA).value == "keep"
+            cleaned: PixelResult | None = None
             if (
                 keep_pixels
                 and inp.pixels is not None
                 and cleaning_required(ds, self.compiled.profile.pixels)
             ):
-                # Fail closed: the pixel stage (burned-in text) is not part of this build,
-                # so an image the profile wants cleaned is refused, never stored as it is.
-                raise BurnedInTextUnresolved(
-                    "the profile requires pixel cleaning for this image; not available here"
-                )
+                cleaned = self._clean_pixels(ds, inp)
             try:
                 header = deidentify_header(
                     ds,
                     compiled=self.compiled,
                     pseudonyms=self.pseudonyms,
                     max_depth=self.limits.max_depth,
+                    pixels_cleaned=cleaned is not None,
                 )
             except DeidError:
                 raise
@@ -192,8 +216,12 @@ class Anonymizer:
             except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
                 raise MalformedDicom(f"unreadable element value ({type(exc).__name__})") from None
             _require_sop_uids(ds)
+            syntax = UID(cleaned.transfer_syntax) if cleaned else inp.transfer_syntax
+            # Cleaned pixels are encoded apart: the leak check looks at the header only.
+            pixel_element = elements_of(ds).pop(_PIXEL_DATA, None) if cleaned else None
             try:
-                encoded = encode_header(ds, inp.transfer_syntax)
+                encoded = encode_header(ds, syntax)
+                pixel_bytes = _encode_pixels(pixel_element, syntax) if pixel_element else b""
             except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values
                 raise MalformedDicom(f"cannot encode the result ({type(exc).__name__})") from None
             verify_output(encoded, ds, identifiers=header.identifiers, compiled=self.compiled)
@@ -202,7 +230,12 @@ class Anonymizer:
             digest = hashlib.sha256(encoded) if checksum else None
             out.write(encoded)
             size = len(encoded)
-            if keep_pixels:
+            if cleaned is not None:
+                out.write(pixel_bytes)
+                if digest is not None:
+                    digest.update(pixel_bytes)
+                size += len(pixel_bytes)
+            elif keep_pixels:
                 size += inp.copy_pixels(out, digest)
             stats = header.stats
             result = ObjectResult(
@@ -210,7 +243,7 @@ class Anonymizer:
                 study_instance_uid=str(ds.get("StudyInstanceUID", "")),
                 series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
                 sop_class_uid=str(ds.SOPClassUID),
-                transfer_syntax=str(inp.transfer_syntax),
+                transfer_syntax=str(syntax),
                 patient_pseudonym=header.patient_pseudonym,
                 removed=stats.removed,
                 replaced=stats.replaced,
@@ -219,11 +252,11 @@ class Anonymizer:
                 dates_shifted=stats.dates_shifted,
                 private_removed=stats.private_removed,
                 private_kept=stats.private_kept,
-                pixels_cleaned=False,
+                pixels_cleaned=cleaned is not None,
                 size=size,
                 sha256=digest.hexdigest() if digest is not None else "",
                 seconds=time.perf_counter() - started,
-                warnings=[*inp.warnings, *stats.warnings],
+                warnings=[*inp.warnings, *stats.warnings, *_pixel_warnings(cleaned)],
             )
         logger.debug(
             "anonymized sop=%s removed=%d replaced=%d seconds=%.4f",
@@ -233,6 +266,25 @@ class Anonymizer:
             result.seconds,
         )
         return result
+
+    def _clean_pixels(self, ds: Dataset, inp: DicomInput) -> PixelResult:
+        """Load the pixel data and clean burned-in text in every frame (or raise)."""
+        from anonymizer.pixels.stage import PixelOptions, clean_pixels  # noqa: PLC0415 - OpenCV
+
+        elements_of(ds).update(elements_of(inp.pixel_element()))
+        settings = self.compiled.profile.pixels
+        try:
+            return clean_pixels(
+                ds, settings=settings, options=PixelOptions(lossy_output=settings.lossy_output)
+            )
+        except DeidError:
+            raise
+        except MemoryError:
+            raise TooLarge("the decoded pixel data does not fit in memory") from None
+        except Exception as exc:  # noqa: BLE001 - decoders raise anything on bad data
+            raise BurnedInTextUnresolved(
+                f"pixel data could not be cleaned ({type(exc).__name__})"
+            ) from None
 
     def anonymize_file(
         self, source: str | os.PathLike[str] | bytes, destination: str | os.PathLike[str]

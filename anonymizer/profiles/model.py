@@ -17,6 +17,8 @@ from pydantic import (
 )
 
 from anonymizer.actions import Action, Option
+from anonymizer.pixels.codec import LossyOutput
+from anonymizer.pixels.regions import RegionRule
 from anonymizer.profiles.report_settings import ReportSettings
 
 _TAG_PATTERN = re.compile(r"\([0-9A-Fa-fxX]{4},[0-9A-Fa-fxX]{4}\)")
@@ -129,6 +131,8 @@ class PixelSettings(_Frozen):
     policy: PixelPolicy
     modalities: tuple[str, ...] = ()
     sop_classes: tuple[str, ...] = ()
+    regions: tuple[RegionRule, ...] = ()
+    lossy_output: LossyOutput = LossyOutput.UNCOMPRESSED
 
     @model_validator(mode="after")
     def _modalities_given(self) -> PixelSettings:

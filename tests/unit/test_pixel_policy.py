@@ -13,7 +13,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
 from anonymizer import Anonymizer, PseudonymKey
-from anonymizer.errors import BurnedInTextUnresolved, Reason
+from anonymizer.errors import DeidError
 from anonymizer.pixel_policy import cleaning_required
 from anonymizer.profiles.model import PixelPolicy, PixelSettings
 
@@ -69,19 +69,31 @@ def _file(name: str, **changes: str) -> bytes:
     return out.getvalue()
 
 
-def test_ai_upload_refuses_ultrasound_until_pixels_can_be_cleaned() -> None:
+def test_ai_upload_cleans_ultrasound_pixels() -> None:
     anonymizer = Anonymizer(profile="ai-upload", key=KEY)
     out = io.BytesIO()
-    with pytest.raises(BurnedInTextUnresolved) as caught:
-        anonymizer.anonymize(_file("CT_small.dcm", Modality="US"), out)
-    assert caught.value.reason is Reason.PIXEL_CLEANING_REQUIRED
-    assert out.getvalue() == b""
+    result = anonymizer.anonymize(_file("CT_small.dcm", Modality="US"), out)
+    assert result.pixels_cleaned is True
+    written = pydicom.dcmread(io.BytesIO(out.getvalue()))
+    assert written.BurnedInAnnotation == "NO"
+    codes = [item.CodeValue for item in written.DeidentificationMethodCodeSequence]
+    assert "113101" in codes
 
 
-def test_ai_upload_refuses_burned_in_annotation_yes() -> None:
+def test_ai_upload_cleans_burned_in_annotation_yes() -> None:
     anonymizer = Anonymizer(profile="ai-upload", key=KEY)
-    with pytest.raises(BurnedInTextUnresolved):
-        anonymizer.anonymize(_file("CT_small.dcm", BurnedInAnnotation="YES"), io.BytesIO())
+    result = anonymizer.anonymize(_file("CT_small.dcm", BurnedInAnnotation="YES"), io.BytesIO())
+    assert result.pixels_cleaned is True
+
+
+def test_unreadable_pixels_are_refused_not_stored() -> None:
+    data = bytearray(_file("CT_small.dcm", Modality="US"))
+    data[-2000:] = b"\xff" * 2000  # still parses; the pixel data is now short of its length
+    anonymizer = Anonymizer(profile="ai-upload", key=KEY)
+    out = io.BytesIO()
+    with pytest.raises(DeidError):
+        anonymizer.anonymize(bytes(data[:-1000]), out)
+    assert out.getvalue() == b""
 
 
 def test_ai_upload_stores_ct_without_burned_in_text(tmp_path: Path) -> None:

@@ -1,0 +1,148 @@
+"""Text detection: planted text in real images is found, anatomy, rulers and grids are not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+from numpy.typing import NDArray
+from pydicom.data import get_testdata_file
+
+from anonymizer.pixels.detect import DetectorSettings, detect_text
+from anonymizer.pixels.geometry import Box
+from anonymizer.pixels.lines import merge_lines
+from anonymizer.pixels.temporal import static_boxes
+
+HANGUL_FONT = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
+
+
+def _ct() -> NDArray[np.uint8]:
+    ds = pydicom.dcmread(str(get_testdata_file("CT_small.dcm")))
+    frame = ds.pixel_array.astype(np.float32)
+    frame = (frame - frame.min()) / (np.ptp(frame) or 1) * 255
+    return np.asarray(cv2.resize(frame.astype(np.uint8), (512, 512)), np.uint8)
+
+
+def _speckle(seed: int = 3) -> NDArray[np.uint8]:
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.rayleigh(1.0, (512, 512)).astype(np.float32), (0, 0), 1.2)
+    return np.clip(noise * 60, 0, 255).astype(np.uint8)
+
+
+def _dark() -> NDArray[np.uint8]:
+    return np.full((512, 512), 8, np.uint8)
+
+
+def _covered(boxes: list[Box], x: int, y: int, w: int, h: int) -> bool:
+    cover = np.zeros((512, 512), bool)
+    for box in boxes:
+        grown = box.padded(3)
+        cover[max(grown.y, 0) : grown.bottom, max(grown.x, 0) : grown.right] = True
+    return bool(cover[y : y + h, x : x + w].all())
+
+
+def _put(image: NDArray[np.uint8], text: str, org: tuple[int, int], scale: float) -> Box:
+    """Draw white text; return its ink box."""
+    canvas = np.zeros_like(image)
+    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+    image[canvas > 0] = np.maximum(image[canvas > 0], canvas[canvas > 0])
+    ys, xs = np.nonzero(canvas)
+    return Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+@pytest.mark.parametrize("scale", [0.35, 0.6, 1.0, 1.5])
+@pytest.mark.parametrize("background", ["ct", "speckle", "dark"])
+def test_planted_text_is_found(background: str, scale: float) -> None:
+    image = _dark() if background == "dark" else _ct() if background == "ct" else _speckle()
+    truth = [
+        _put(image, "DOE^JANE 1951-08-29", (10, 40), scale),
+        _put(image, "MRN 00079241539", (200, 300), scale),
+    ]
+    boxes = detect_text(image)
+    for box in truth:
+        assert _covered(boxes, box.x, box.y, box.width, box.height), (background, scale, box)
+
+
+def test_coloured_text_on_grey_is_found() -> None:
+    grey = _speckle()
+    image = np.dstack([grey, grey, grey])
+    ink = np.zeros((512, 512), np.uint8)
+    cv2.putText(ink, "CCHS CLINIC 4471", (60, 200), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
+    image[ink > 0] = (255, 255, 0)
+    ys, xs = np.nonzero(ink)
+    boxes = detect_text(image)
+    assert _covered(boxes, int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+@pytest.mark.skipif(not HANGUL_FONT.exists(), reason="fonts-nanum is not installed")
+def test_hangul_is_found() -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    canvas = Image.new("L", (512, 512), 10)
+    font = ImageFont.truetype(str(HANGUL_FONT), 22)
+    ImageDraw.Draw(canvas).text((40, 60), "홍길동 서울대학교병원", fill=240, font=font)
+    image = np.asarray(canvas, np.uint8).copy()
+    ys, xs = np.nonzero(image > 128)
+    boxes = detect_text(image)
+    assert _covered(boxes, int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "693_UNCR.dcm"])
+def test_anatomy_alone_is_mostly_left_alone(name: str) -> None:
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    frame = pydicom.dcmread(str(path)).pixel_array.astype(np.float32)
+    low, high = np.percentile(frame, (0.5, 99.5))
+    image = np.clip((frame - low) * 255 / max(high - low, 1), 0, 255).astype(np.uint8)
+    area = sum(box.padded(3).area for box in detect_text(image))
+    assert area <= 0.02 * image.size
+
+
+def test_rulers_and_grids_are_not_text() -> None:
+    image = np.full((512, 512), 10, np.uint8)
+    for pos in range(16, 512, 48):  # grid
+        cv2.line(image, (pos, 0), (pos, 511), 160, 1)
+        cv2.line(image, (0, pos), (511, pos), 160, 1)
+    cv2.line(image, (480, 40), (480, 460), 255, 1)  # depth ruler with ticks
+    for i, pos in enumerate(range(40, 461, 14)):
+        cv2.line(image, (480, pos), (486 if i % 5 else 492, pos), 255, 1)
+    masked = sum(box.padded(3).area for box in detect_text(image))
+    assert masked <= 0.01 * image.size
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="min_text_height"):
+        DetectorSettings(min_text_height=50, max_text_height=20)
+    with pytest.raises(ValueError, match="contrast"):
+        DetectorSettings(contrast=0)
+
+
+def test_merge_lines_joins_words_of_one_line_only() -> None:
+    words = [Box(10, 10, 40, 12), Box(60, 11, 30, 12), Box(10, 40, 40, 12)]
+    merged = sorted(merge_lines(words))
+    assert merged == [Box(10, 10, 80, 13), Box(10, 40, 40, 12)]
+
+
+def test_static_text_is_spread_to_every_frame() -> None:
+    text = Box(10, 10, 100, 12)
+    frames = [[text] for _ in range(8)] + [[] for _ in range(2)]  # missed in two frames
+    spread = static_boxes(frames, rows=100, columns=200)
+    assert spread == [text]
+    assert static_boxes([[text]], rows=100, columns=200) == []
+    once = [[Box(50, 50, 10, 10)]] + [[] for _ in range(9)]  # one-frame detection: not spread
+    assert static_boxes(once, rows=100, columns=200) == []
+
+
+def test_box_geometry() -> None:
+    box = Box(5, 5, 10, 10)
+    assert box.padded(2) == Box(3, 3, 14, 14)
+    assert box.clipped(8, 8) == Box(5, 5, 3, 3)
+    assert Box(20, 20, 5, 5).clipped(8, 8) is None
+    assert box.union(Box(0, 0, 1, 1)) == Box(0, 0, 15, 15)
+    assert box.overlap(Box(10, 10, 10, 10)) == 25
+    with pytest.raises(ValueError, match="non-negative"):
+        Box(0, 0, -1, 1)
