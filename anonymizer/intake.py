@@ -152,6 +152,59 @@ class Intake:
         )
 
 
+@dataclass(frozen=True)
+class IngestedImage:
+    """One PNG or JPEG upload: metadata stripped, burned-in text masked, stored."""
+
+    key: str
+    size: int
+    sha256: str
+    masked_boxes: int
+    metadata_removed: tuple[str, ...]
+    created: bool
+    ledger_seq: int | None
+
+
+def ingest_image(
+    intake: Intake, data: bytes, *, tenant: str, profile: str, request_id: str
+) -> IngestedImage:
+    """Clean an ordinary image (photo, viewer screenshot) and store it under the tenant.
+
+    Its key is the SHA-256 of the cleaned bytes: nothing of the upload names it.
+    """
+    from anonymizer.images import clean_image  # noqa: PLC0415 - loads OpenCV
+
+    check_tenant(tenant)
+    cleaned, result = clean_image(data)
+    sha256 = hashlib.sha256(cleaned).hexdigest()
+    key = f"{tenant}/images/{sha256[:40]}.{result.output_format.value.lower()}"
+    stored = store_and_record(
+        storage=intake.storage,
+        ledger=intake.ledger,
+        key=key,
+        data=cleaned,
+        sha256=sha256,
+        tenant=tenant,
+        terms=TransferTerms(
+            items=("image (metadata removed, burned-in text masked)",),
+            purpose=intake.terms.purpose,
+            retention=intake.terms.retention,
+        ),
+        request_id=request_id,
+        profile=profile,
+        key_id=intake.master_key.key_id,
+    )
+    return IngestedImage(
+        key=key,
+        size=len(cleaned),
+        sha256=sha256,
+        masked_boxes=len(result.boxes),
+        metadata_removed=result.metadata_removed,
+        created=stored.created,
+        ledger_seq=stored.ledger_seq,
+    )
+
+
 def object_key(tenant: str, result: ObjectResult) -> str:
     """``tenant/study/series/instance.dcm`` from the de-identified UIDs only."""
     parts = (result.study_instance_uid, result.series_instance_uid, result.sop_instance_uid)

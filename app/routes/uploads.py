@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavailable
+from anonymizer.intake import ingest_image
 from anonymizer.sources import SourceError, SourceReader, ZipLimits, list_source
 from app.auth import Uploader
 from app.observability import BYTES, REJECTIONS, UPLOADS
@@ -171,10 +172,13 @@ def _process_upload(
             )
         if head.startswith((_PNG_MAGIC, _JPEG_MAGIC)):
             return [
-                _rejected(
+                _ingest_image(
+                    item,
                     name,
-                    "unsupported_media_type",
-                    "PNG and JPEG uploads need the pixel stage, not available yet",
+                    services=services,
+                    tenant=tenant,
+                    profile=profile,
+                    request_id=request_id,
                 )
             ]
         path = folder / "upload.dcm"
@@ -263,6 +267,44 @@ def _ingest(
         size=result.size,
         sha256=result.sha256,
         warnings=result.warnings,
+    )
+
+
+def _ingest_image(
+    item: StarletteUpload,
+    label: str,
+    *,
+    services: Services,
+    tenant: str,
+    profile: str,
+    request_id: str,
+) -> FileResult:
+    item.file.seek(0)
+    data = item.file.read(services.settings.max_part_bytes + 1)
+    if len(data) > services.settings.max_part_bytes:
+        return _rejected(label, "too_large", "the image is larger than the part limit")
+    try:
+        stored = ingest_image(
+            services.intake, data, tenant=tenant, profile=profile, request_id=request_id
+        )
+    except (StorageUnavailable, LedgerError):
+        UPLOADS.labels(door="uploads", outcome="unavailable").inc()
+        raise
+    except DeidError as exc:
+        REJECTIONS.labels(reason=str(exc.reason)).inc()
+        UPLOADS.labels(door="uploads", outcome="rejected").inc()
+        return _rejected(label, str(exc.reason), str(exc))
+    UPLOADS.labels(door="uploads", outcome="stored").inc()
+    BYTES.inc(stored.size)
+    return FileResult(
+        file=label,
+        status=FileStatus.STORED if stored.created else FileStatus.DUPLICATE,
+        key=stored.key,
+        pixels_cleaned=True,
+        size=stored.size,
+        sha256=stored.sha256,
+        warnings=[f"metadata_removed:{kind}" for kind in stored.metadata_removed]
+        + [f"pixels_masked:{stored.masked_boxes}_boxes"],
     )
 
 

@@ -83,7 +83,8 @@ def test_bad_files_get_a_specific_reason(client: TestClient, keys: Keys) -> None
     assert results[0]["status"] == "rejected"
     assert results[0]["reason"] == "not_dicom"
     assert results[1]["status"] == "stored"
-    assert results[2]["reason"] == "unsupported_media_type"
+    assert results[2]["status"] == "rejected"  # a PNG signature and nothing else
+    assert results[2]["reason"]
 
 
 def test_all_rejected_is_422(client: TestClient, keys: Keys) -> None:
@@ -146,3 +147,34 @@ def test_oversized_request_is_refused_before_reading(client: TestClient, keys: K
     response = client.post("/v1/uploads", content=b"--x--\r\n", headers=headers)
     assert response.status_code == 413
     assert response.json()["reason"] == "request_too_large"
+
+
+def test_png_screenshot_is_cleaned_and_stored(
+    client: TestClient, services: Services, keys: Keys
+) -> None:
+    import cv2
+    import numpy as np
+    from PIL import Image, PngImagePlugin
+
+    canvas = np.full((240, 480, 3), 20, np.uint8)
+    cv2.putText(
+        canvas, "FAKE PATIENT 1234", (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2
+    )
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "FAKE^PNG^PATIENT")
+    out = io.BytesIO()
+    Image.fromarray(canvas).save(out, format="PNG", pnginfo=info)
+    response = client.post(
+        "/v1/uploads",
+        files=[("files", ("screenshot.png", out.getvalue(), "image/png"))],
+        headers=auth(keys.upload),
+    )
+    assert response.status_code == 201, response.text
+    result = response.json()["files"][0]
+    assert result["key"].startswith("clinic-a/images/")
+    assert result["pixels_cleaned"] is True
+    stored = services.storage.get(result["key"])
+    assert b"FAKE^PNG^PATIENT" not in stored
+    cleaned = np.asarray(Image.open(io.BytesIO(stored)).convert("L"))
+    assert cleaned[35:65, 20:300].max() < 128  # the text is masked
+    assert next(iter(services.ledger.rows())).items.startswith('["image')
