@@ -116,6 +116,10 @@ class AdminAction(StrEnum):
     KEY_ROTATE = "tenant_key.rotate"
     AUDIT_EXPORT = "audit.export"
     LEDGER_EXPORT = "ledger.export"
+    LEDGER_VERIFY = "ledger.verify"
+    LEDGER_REPAIR = "ledger.repair"
+    API_KEY_CREATE = "api_key.create"
+    API_KEY_REVOKE = "api_key.revoke"
 
 
 @dataclass(frozen=True)

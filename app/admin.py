@@ -16,10 +16,12 @@ from contextlib import closing
 from dataclasses import asdict
 from typing import TextIO
 
-from anonymizer.apikeys import ApiKeys, Scope
-from anonymizer.ledger import Ledger, row_as_dict
+from anonymizer.access_log import AdminAction, Outcome
+from anonymizer.apikeys import Scope
+from anonymizer.ledger import row_as_dict
 from anonymizer.ledger.reconcile import AuditReport, audit, reconcile
-from app.services import build_services
+from app.admin_retention import LOCAL, open_services, operator
+from app.services import Services, build_services
 from app.settings import get_settings
 
 
@@ -90,23 +92,18 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _ledger() -> Ledger:
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return Ledger(settings.resolved_database_url)
-
-
 def create_key(*, tenant: str, scopes: str, label: str) -> tuple[str, str]:
-    """Make an API key; returns (token, key id)."""
+    """Make an API key; returns (token, key id). Recorded in the access log."""
     parsed = frozenset(Scope(s.strip()) for s in scopes.split(",") if s.strip())
-    with _ledger() as ledger:
-        token, principal = ApiKeys(ledger.engine).create(tenant=tenant, scopes=parsed, label=label)
+    with open_services() as services:
+        token, principal = services.api_keys.create(tenant=tenant, scopes=parsed, label=label)
+        _record(services, AdminAction.API_KEY_CREATE, tenant=tenant, request_id=principal.key_id)
     return token, principal.key_id
 
 
 def list_keys(*, tenant: str | None) -> list[dict[str, str | None]]:
-    with _ledger() as ledger:
-        rows = ApiKeys(ledger.engine).list(tenant=tenant)
+    with open_services() as services:
+        rows = services.api_keys.list(tenant=tenant)
     return [
         {
             "key_id": r.key_id,
@@ -121,25 +118,36 @@ def list_keys(*, tenant: str | None) -> list[dict[str, str | None]]:
 
 
 def revoke_key(key_id: str) -> bool:
-    with _ledger() as ledger:
-        return ApiKeys(ledger.engine).revoke(key_id)
+    with open_services() as services:
+        revoked = services.api_keys.revoke(key_id)
+        _record(
+            services,
+            AdminAction.API_KEY_REVOKE,
+            tenant=None,
+            request_id=key_id,
+            outcome=Outcome.OK if revoked else Outcome.NOT_FOUND,
+        )
+    return revoked
 
 
 def verify_ledger(*, tenant: str | None, repair: bool) -> AuditReport:
     """Prove the chain and cross-check storage; with ``repair``, reconcile first."""
-    services = build_services(get_settings())
-    try:
+    with open_services() as services:
         if repair:
-            return reconcile(services.ledger, services.storage)
-        return audit(services.ledger, services.storage, tenant=tenant)
-    finally:
-        services.close()
+            report = reconcile(services.ledger, services.storage)
+        else:
+            report = audit(services.ledger, services.storage, tenant=tenant)
+        action = AdminAction.LEDGER_REPAIR if repair else AdminAction.LEDGER_VERIFY
+        _record(services, action, tenant=tenant)
+    return report
 
 
 def export_ledger(*, fmt: str, since: dt.datetime | None, tenant: str | None) -> str:
-    """The disclosure record as CSV or JSON."""
-    with _ledger() as ledger, closing(ledger.rows(tenant=tenant, since=since)) as rows:
-        data = [row_as_dict(row) for row in rows]
+    """The disclosure record as CSV or JSON (the export itself is recorded)."""
+    with open_services() as services:
+        with closing(services.ledger.rows(tenant=tenant, since=since)) as rows:
+            data = [row_as_dict(row) for row in rows]
+        _record(services, AdminAction.LEDGER_EXPORT, tenant=tenant)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     out = io.StringIO()
@@ -149,6 +157,25 @@ def export_ledger(*, fmt: str, since: dt.datetime | None, tenant: str | None) ->
         for row in data:
             writer.writerow({**row, "items": "; ".join(row["items"])})
     return out.getvalue()
+
+
+def _record(
+    services: Services,
+    action: AdminAction,
+    *,
+    tenant: str | None,
+    request_id: str = "",
+    outcome: Outcome = Outcome.OK,
+) -> None:
+    services.privacy.record_action(
+        action,
+        tenant=tenant,
+        actor=operator(),
+        client=LOCAL,
+        now=dt.datetime.now(dt.UTC),
+        request_id=request_id,
+        outcome=outcome,
+    )
 
 
 def report_dict(report: AuditReport) -> dict[str, object]:

@@ -40,7 +40,7 @@ def operator() -> str:
 
 
 @contextmanager
-def _services() -> Iterator[Services]:
+def open_services() -> Iterator[Services]:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     services = build_services(settings)
@@ -60,7 +60,7 @@ def run_retention(
     """Destroy what is due (or, dry, list it); ``as_of`` is only for dry runs."""
     if as_of is not None and not dry_run:
         raise ValueError("--as-of is only for dry runs: destruction uses the real time")
-    with _services() as services:
+    with open_services() as services:
         report = services.privacy.run_retention(
             approved_by=approved_by,
             now=as_of or _now(),
@@ -111,7 +111,7 @@ def subject_request(
 ) -> dict[str, Any]:
     """Look up, suspend, release or erase one person's objects."""
     actor = operator()
-    with _services() as services:
+    with open_services() as services:
         result = services.privacy.subjects.handle(
             kind, tenant=tenant, patient_id=patient_id, issuer=issuer, actor=actor
         )
@@ -141,7 +141,7 @@ def subject_dict(result: SubjectResult) -> dict[str, Any]:
 def verify_audit() -> dict[str, Any]:
     """Prove the access log's chain."""
     settings = get_settings()
-    with _services() as services:
+    with open_services() as services:
         report = services.privacy.access_log.verify_chain()
     return {**asdict(report), "retention_days": settings.access_log_retention_days}
 
@@ -150,7 +150,7 @@ def export_audit(
     *, fmt: str, since: dt.datetime | None, until: dt.datetime | None, tenant: str | None
 ) -> str:
     """The access log for a review period, as CSV or JSON; the export is itself recorded."""
-    with _services() as services:
+    with open_services() as services:
         log = services.privacy.access_log
         with closing(log.rows(tenant=tenant, since=since, until=until)) as rows:
             data = [access_row_dict(row) for row in rows]
@@ -192,14 +192,14 @@ def export_audit(
 
 def key_generations(tenant: str) -> list[dict[str, Any]]:
     """The tenant's key generations (ids and dates; never secrets)."""
-    with _services() as services:
+    with open_services() as services:
         found = services.privacy.tenant_keys.generations(tenant)
     return [{**asdict(g), "status": str(g.status)} for g in found]
 
 
 def rotate_key(tenant: str) -> dict[str, Any]:
     """Start the tenant's next key generation; new uploads use it at once."""
-    with _services() as services:
+    with open_services() as services:
         now = _now()
         made = services.privacy.tenant_keys.rotate(tenant, now=now)
         services.privacy.record_action(
