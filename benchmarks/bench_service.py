@@ -179,7 +179,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running_service(data_dir: Path) -> Iterator[Service]:
+def running_service(data_dir: Path, *, workers: int = 1) -> Iterator[Service]:
     """``anonymizer keys create`` then ``anonymizer serve`` on a free loopback port."""
     env = _env(data_dir)
     made = subprocess.run(
@@ -196,7 +196,16 @@ def running_service(data_dir: Path) -> Iterator[Service]:
     log = data_dir.parent / f"serve-{data_dir.name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*anonymizer_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *anonymizer_command(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -261,15 +270,16 @@ def post_batches(service: Service, batches: list[list[Path]], *, clients: int) -
 
 
 def _service_round(
-    work: Path, files: list[Path], warmup: list[Path], name: str
+    work: Path, files: list[Path], warmup: list[Path], name: str, *, workers: int = 1
 ) -> tuple[float, float]:
     """A fresh service (new data directory), one warm-up request, then the timed posts.
 
     Returns the wall seconds of the posts and the server's CPU seconds meanwhile.
     """
     batches = [files[i : i + BATCH] for i in range(0, len(files), BATCH)]
-    with running_service(work / name) as service:
-        post_batches(service, [warmup], clients=1)  # the first request builds the anonymizer
+    with running_service(work / name, workers=workers) as service:
+        # The first request of each worker builds its anonymizer.
+        post_batches(service, [warmup] * (2 * workers), clients=workers)
         cpu = service.cpu_seconds()
         seconds = post_batches(service, batches, clients=CLIENTS)
         cpu = service.cpu_seconds() - cpu
@@ -280,7 +290,7 @@ def _service_round(
     return seconds, cpu
 
 
-def throughput(work: Path, *, copies: int, rounds: int) -> dict[str, Any]:
+def throughput(work: Path, *, copies: int, rounds: int, workers: int = 1) -> dict[str, Any]:
     """CLI and service in alternating order, ``rounds`` times each; medians compared."""
     files = build_corpus(work / "corpus", copies=copies, seed=0x5E41)
     warmup = build_corpus(work / "warmup", copies=1, seed=0x3A7)
@@ -307,7 +317,7 @@ def throughput(work: Path, *, copies: int, rounds: int) -> dict[str, Any]:
             shutil.rmtree(work / f"cli-out-{number}")
 
         def service_round(number: int = number) -> None:
-            seconds, cpu = _service_round(work, files, warmup, f"service-{number}")
+            seconds, cpu = _service_round(work, files, warmup, f"service-{number}", workers=workers)
             service_times.append(seconds)
             service_cpu.append(cpu)
 
@@ -435,6 +445,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="CLI and service runs each")
     parser.add_argument("--size-mb", type=int, default=1000, help="size of the large instance")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="service worker processes (throughput run)"
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--json", type=Path, help="write the results here too")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -443,7 +456,9 @@ def main() -> None:
     results: dict[str, Any] = {"cpus": os.cpu_count()}
     try:
         if not args.skip_throughput:
-            results["throughput"] = throughput(work, copies=args.copies, rounds=args.rounds)
+            results["throughput"] = throughput(
+                work, copies=args.copies, rounds=args.rounds, workers=args.workers
+            )
         if not args.skip_memory:
             results["memory"] = memory(work, size_mb=args.size_mb)
     finally:
