@@ -335,3 +335,23 @@ def test_destroyed_reports_leave_the_list(
     report_row_cleanup(services.ledger.engine)("clinic-a", key)
     listing = client.get(f"/v1/studies/{STUDY}/reports", headers=auth(keys.read))
     assert listing.json()["reports"] == []
+
+
+def test_reports_part_of_the_uploads_door(
+    client: TestClient, services: Services, keys: Keys
+) -> None:
+    """Images and their report in one POST /v1/uploads: the report joins the images' study."""
+    files = [
+        ("files", ("ct.dcm", ct_image(), "application/dicom")),
+        ("reports", ("result.json", ai_result(), "application/json")),
+    ]
+    response = client.post("/v1/uploads", files=files, headers=auth(keys.upload))
+    assert response.status_code == 201, response.text
+    image, report = response.json()["files"]
+    assert report["status"] == "stored"
+    assert report["key"].startswith(f"clinic-a/{image['study_instance_uid']}/reports/")
+    stored = services.storage.get(report["key"])
+    for value in (NAME.encode(), PATIENT_ID.encode(), STUDY.encode(), SOP.encode()):
+        assert value not in stored
+    items = [row.items for row in services.ledger.rows()]
+    assert any("analysis report" in item for item in items)
