@@ -18,7 +18,7 @@ from pydicom.sequence import Sequence
 from anonymizer._elements import elements_of
 from anonymizer.actions import CLEAN_PIXEL_DATA_CODE, Action
 from anonymizer.errors import NestingTooDeep
-from anonymizer.identifiers import Identifiers, collect_identifiers, scrub_text
+from anonymizer.identifiers import Identifiers, collect_identifiers, pn_texts, scrub_text
 from anonymizer.profiles.compile import CompiledProfile, dictionary_vr
 from anonymizer.profiles.model import DatePolicy, PrivatePolicy
 from anonymizer.pseudonyms import Pseudonymizer
@@ -214,6 +214,11 @@ class _Walker:
                 return
             if vr != "PN" and len(raw.value.strip(b" \0")) < _MIN_WEAK_TEXT:
                 return
+            if vr == "PN":
+                names = self.ids.decode_raw(raw.value)
+                if names is not None:
+                    self.ids.add_texts(pn_texts(names), strong=False)
+                    return
         value = ds[tag].value
         if vr in ("PN", "DA", "DT"):
             self.ids.add_value(value, strong=False)

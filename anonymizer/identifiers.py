@@ -19,7 +19,7 @@ from pydicom.valuerep import PersonName
 
 from anonymizer._elements import elements_of
 from anonymizer.actions import Action
-from anonymizer.profiles.compile import CompiledProfile
+from anonymizer.profiles.compile import CompiledProfile, dictionary_vr
 
 # Attributes whose values identify the patient, their family, staff, institution or visit.
 STRONG_TAGS: tuple[int, ...] = (
@@ -100,13 +100,30 @@ class Identifiers:
         Whole values are looked for everywhere; single name components, and short values
         of ``context`` attributes (institution, station ...), only in names and free text.
         """
+        self.add_texts(_texts(value), strong=strong, context=context)
+
+    def add_texts(
+        self, texts: Iterable[tuple[str, bool]], *, strong: bool, context: bool = False
+    ) -> None:
+        """Add (text, is a single name component) pairs, as :func:`_texts` yields them."""
         target = self.strong if strong else self.weak
-        for text, component in _texts(value):
+        for text, component in texts:
             for variant in _variants(text):
                 if component or (context and len(variant) < _MIN_CONTEXT):
                     self.restricted.add(variant)
                 else:
                     target.add(variant)
+
+    def decode_raw(self, value: bytes) -> list[str] | None:
+        """The values of a raw text element, if its character set decodes without pydicom.
+
+        Single-byte and UTF-8 sets decode directly (no pydicom conversion, which would also
+        turn the raw element into one pydicom must re-encode); None for the others.
+        """
+        codec = _SIMPLE_CODECS.get(self.encodings[0]) if len(self.encodings) <= 2 else None
+        if codec is None:
+            return None
+        return [t for t in value.decode(codec, "replace").split("\\") if t.strip(" \0")]
 
     def add_removed_text(self, text: str) -> None:
         """Add the text of a removed descriptor: looked for everywhere but in coded entries."""
@@ -169,7 +186,28 @@ def _add_element(ds: Dataset, tag: int, found: Identifiers) -> None:
         stripped = value.strip(b" \0")
         if stripped and not (context and len(stripped) < _MIN_CONTEXT):
             found.raw.add(stripped)
+        texts = found.decode_raw(value)
+        if texts is not None:
+            if dictionary_vr(tag) == "PN":
+                found.add_texts(pn_texts(texts), strong=True, context=context)
+            else:
+                found.add_value(texts, strong=True, context=context)
+            return
     found.add_value(ds[tag].value, strong=True, context=context)
+
+
+_SIMPLE_CODECS = {"iso8859": "latin-1", "latin_1": "latin-1", "UTF8": "utf-8", "utf_8": "utf-8"}
+
+
+def pn_texts(values: list[str]) -> Iterable[tuple[str, bool]]:
+    """What ``_texts`` yields for PersonName values, from their decoded strings."""
+    for value in values:
+        text = value.rstrip(" \0")
+        yield text, False
+        for group in text.split("="):
+            if group:
+                yield group, False
+                yield from ((c.strip(), True) for c in group.split("^") if c.strip())
 
 
 def _encodings(ds: Dataset) -> tuple[str, ...]:
