@@ -15,10 +15,9 @@ identifier typed into a search never lands here.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,8 +29,7 @@ from sqlalchemy.orm import Session
 
 from anonymizer.database import stream_rows
 from anonymizer.errors import LedgerError
-from anonymizer.ledger.chain import GENESIS
-from anonymizer.ledger.repository import ChainReport
+from anonymizer.ledger.chain import GENESIS, ChainReport, row_hash, verify_rows
 from anonymizer.retention_models import AccessRow
 
 _PG_LOCK_KEY = 7_305_002  # one advisory lock for the access log's chain
@@ -164,13 +162,7 @@ def redact_query(query: Mapping[str, str]) -> dict[str, str]:
 
 def chain_hash(fields: Mapping[str, object], prev_hash: str) -> str:
     """SHA-256 of the previous hash and the row's fields: the ledger's construction."""
-    payload = json.dumps(
-        {name: fields[name] for name in CHAINED_FIELDS},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+    return row_hash(fields, prev_hash, CHAINED_FIELDS)
 
 
 class AccessLog:
@@ -233,23 +225,7 @@ class AccessLog:
     def verify_chain(self) -> ChainReport:
         """Recompute every hash in order: an edited, removed or inserted row breaks it."""
         with closing(self.rows()) as rows:
-            return _walk(rows)
-
-
-def _walk(rows: Iterator[AccessRow]) -> ChainReport:
-    prev = GENESIS
-    count = 0
-    for row in rows:
-        count += 1
-        fields = {name: getattr(row, name) for name in CHAINED_FIELDS}
-        if row.seq != count:
-            return ChainReport(count, False, row.seq, f"row {count} is missing")
-        if row.prev_hash != prev:
-            return ChainReport(count, False, row.seq, "previous-hash link broken")
-        if chain_hash(fields, prev) != row.row_hash:
-            return ChainReport(count, False, row.seq, "row content does not match its hash")
-        prev = row.row_hash
-    return ChainReport(count, True, None, None)
+            return verify_rows(rows, CHAINED_FIELDS)
 
 
 def access_row_dict(row: AccessRow) -> dict[str, Any]:

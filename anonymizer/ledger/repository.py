@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from anonymizer.database import create_database_engine, stream_rows, upgrade_database
 from anonymizer.errors import LedgerError
-from anonymizer.ledger.chain import CHAINED_FIELDS, GENESIS, row_hash
+from anonymizer.ledger.chain import CHAINED_FIELDS, GENESIS, ChainReport, row_hash, verify_rows
 from anonymizer.models import TransferRow
 
 _PG_LOCK_KEY = 7_305_001  # any constant: one advisory lock for the ledger's chain
@@ -47,16 +47,6 @@ class TransferRecord:
     profile: str
     key_id: str
     event: str = STORED
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """The result of walking the chain: ``ok`` and where it first broke, if it did."""
-
-    rows: int
-    ok: bool
-    first_bad_seq: int | None
-    problem: str | None
 
 
 class Ledger:
@@ -144,24 +134,7 @@ class Ledger:
     def verify_chain(self) -> ChainReport:
         """Recompute every hash in order: an edited, removed or inserted row breaks it."""
         with closing(self.rows()) as rows:
-            return self._walk(rows)
-
-    def _walk(self, rows: Iterator[TransferRow]) -> ChainReport:
-        prev = GENESIS
-        expected_seq = 1
-        count = 0
-        for row in rows:
-            count += 1
-            fields = {name: getattr(row, name) for name in _COLUMNS}
-            if row.seq != expected_seq:
-                return ChainReport(count, False, row.seq, f"row {expected_seq} is missing")
-            if row.prev_hash != prev:
-                return ChainReport(count, False, row.seq, "previous-hash link broken")
-            if row_hash(fields, prev) != row.row_hash:
-                return ChainReport(count, False, row.seq, "row content does not match its hash")
-            prev = row.row_hash
-            expected_seq += 1
-        return ChainReport(count, True, None, None)
+            return verify_rows(rows)
 
     def close(self) -> None:
         """Release the database connections."""

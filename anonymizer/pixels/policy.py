@@ -38,7 +38,9 @@ _CLEANING = frozenset(
 )
 
 
-def cleaning_reason(ds: Dataset, settings: PixelSettings) -> CleanReason:
+def cleaning_reason(
+    ds: Dataset, settings: PixelSettings, *, has_pixels: bool | None = None
+) -> CleanReason:
     """Decide whether ``ds`` needs its pixels cleaned under ``settings``.
 
     Call it on the data set as received (before the header stage), since Burned In
@@ -47,10 +49,13 @@ def cleaning_reason(ds: Dataset, settings: PixelSettings) -> CleanReason:
     ``burned_in_annotation`` cleans when Burned In Annotation is YES. ``modalities`` cleans
     the listed modalities and SOP classes, and also any image whose Burned In Annotation is
     YES: a device that says it burned text in is believed.
+
+    ``has_pixels`` says whether the object has pixel data when ``ds`` is a header read
+    without it; by default ``ds`` itself is looked at.
     """
     if settings.policy is PixelPolicy.NEVER:
         return CleanReason.POLICY_NEVER
-    if _PIXEL_DATA not in ds:
+    if not (_PIXEL_DATA in ds if has_pixels is None else has_pixels):
         return CleanReason.NO_PIXEL_DATA
     if settings.policy is PixelPolicy.ALWAYS:
         return CleanReason.ALWAYS
