@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,27 +58,8 @@ class Catalog:
 
     def add(self, entry: CatalogEntry) -> bool:
         """Record an instance; False if this tenant already has that SOP Instance UID."""
-        row = InstanceRow(
-            tenant=entry.tenant,
-            study_uid=entry.study_uid,
-            series_uid=entry.series_uid,
-            sop_uid=entry.sop_uid,
-            sop_class_uid=entry.sop_class_uid,
-            modality=entry.modality,
-            study_date=entry.study_date,
-            patient_id=entry.patient_id,
-            object_key=entry.object_key,
-            size=entry.size,
-            sha256=entry.sha256,
-            stored_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            attributes=json.dumps(dict(entry.attributes), sort_keys=True),
-        )
-        try:
-            with Session(self.engine) as session, session.begin():
-                session.add(row)
-        except IntegrityError:
-            return False
-        return True
+        with self.engine.begin() as conn:
+            return add_entry(conn, entry)
 
     def find(
         self,
@@ -99,6 +82,42 @@ class Catalog:
             for row in rows:
                 session.expunge(row)
             return rows
+
+
+def add_entry(conn: Connection, entry: CatalogEntry) -> bool:
+    """Record an instance inside the caller's transaction; False if the tenant has it.
+
+    A duplicate is skipped by the database (``ON CONFLICT DO NOTHING``), so it never
+    aborts the transaction it shares (the ledger row's).
+    """
+    values = {
+        "tenant": entry.tenant,
+        "study_uid": entry.study_uid,
+        "series_uid": entry.series_uid,
+        "sop_uid": entry.sop_uid,
+        "sop_class_uid": entry.sop_class_uid,
+        "modality": entry.modality,
+        "study_date": entry.study_date,
+        "patient_id": entry.patient_id,
+        "object_key": entry.object_key,
+        "size": entry.size,
+        "sha256": entry.sha256,
+        "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "attributes": json.dumps(dict(entry.attributes), sort_keys=True),
+    }
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite_insert(InstanceRow).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql_insert(InstanceRow).on_conflict_do_nothing()
+    else:  # no portable ON CONFLICT: a savepoint keeps the outer transaction alive
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(InstanceRow), values)
+        except IntegrityError:
+            return False
+        return True
+    return bool(conn.execute(statement, values).rowcount == 1)
 
 
 def searchable_keywords() -> frozenset[str]:

@@ -11,20 +11,23 @@ import hmac
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
+from sqlalchemy import Connection
 
 from anonymizer.apikeys import check_tenant
-from anonymizer.catalog import Catalog, CatalogEntry
-from anonymizer.errors import InputError
+from anonymizer.catalog import Catalog, CatalogEntry, add_entry
+from anonymizer.dicom_json import element_json
+from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavailable
 from anonymizer.keys import PseudonymKey
 from anonymizer.ledger import Ledger
 from anonymizer.pipeline import Anonymizer, ObjectResult
 from anonymizer.storage.base import Storage
-from anonymizer.transfer import TransferTerms, store_and_record
+from anonymizer.transfer import TransferTerms, store_and_record, transfer_record
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # De-identified attributes the catalogue keeps for QIDO-RS answers.
@@ -115,8 +118,65 @@ class Intake:
         Raises an :class:`~anonymizer.errors.InputError` (reject this object),
         ``StorageUnavailable`` or ``LedgerError`` (the service cannot store anything now).
         """
+        (outcome,) = self.ingest_many(
+            [source], tenant=tenant, profile=profile, request_id=request_id, study_uid=study_uid
+        )
+        if isinstance(outcome, DeidError):
+            raise outcome
+        return outcome
+
+    def ingest_many(
+        self,
+        sources: Sequence[Path | bytes],
+        *,
+        tenant: str,
+        profile: str,
+        request_id: str,
+        study_uid: str | None = None,
+    ) -> list[Ingested | DeidError]:
+        """De-identify and store each source, then record all of them in one transaction.
+
+        One outcome per source, in order: what was stored, or the error that rejected it.
+        Once storage is unavailable the remaining sources get that error untried. Objects
+        are put first and recorded after (the write order of :mod:`anonymizer.transfer`);
+        if the ledger then fails, every put object gets the ``LedgerError`` and is left
+        for a retry or for reconciliation, as a single object would be.
+        """
         check_tenant(tenant)
         anonymizer = self.anonymizer(tenant=tenant, profile=profile)
+        outcomes: list[Ingested | DeidError] = []
+        puts: list[tuple[int, Ingested, CatalogEntry]] = []
+        unavailable: StorageUnavailable | None = None
+        for source in sources:
+            if unavailable is not None:
+                outcomes.append(unavailable)
+                continue
+            try:
+                ingested, entry = self._put(source, anonymizer, tenant=tenant, study_uid=study_uid)
+            except StorageUnavailable as exc:
+                unavailable = exc
+                outcomes.append(exc)
+                continue
+            except DeidError as exc:
+                outcomes.append(exc)
+                continue
+            puts.append((len(outcomes), ingested, entry))
+            outcomes.append(ingested)
+        if puts:
+            self._record(
+                puts,
+                outcomes,
+                tenant=tenant,
+                profile=profile,
+                request_id=request_id,
+                key_id=anonymizer.key.key_id,
+            )
+        return outcomes
+
+    def _put(
+        self, source: Path | bytes, anonymizer: Anonymizer, *, tenant: str, study_uid: str | None
+    ) -> tuple[Ingested, CatalogEntry]:
+        """De-identify one source into the spool and put it to storage (not yet recorded)."""
         fd, name = tempfile.mkstemp(dir=self.spool_dir, suffix=".dcm")
         path = Path(name)
         try:
@@ -132,24 +192,56 @@ class Intake:
             }:
                 raise StudyMismatch("the instance belongs to another study than the request's")
             key = object_key(tenant, result)
-            stored = store_and_record(
-                storage=self.storage,
-                ledger=self.ledger,
-                key=key,
-                data=path,
-                sha256=result.sha256,
+            put = self.storage.put(key, path, sha256=result.sha256)
+        finally:
+            path.unlink(missing_ok=True)
+        entry = _catalog_entry(indexed, tenant=tenant, key=key, result=result)
+        return Ingested(key=key, result=result, created=put.created, ledger_seq=None), entry
+
+    def _record(
+        self,
+        puts: list[tuple[int, Ingested, CatalogEntry]],
+        outcomes: list[Ingested | DeidError],
+        *,
+        tenant: str,
+        profile: str,
+        request_id: str,
+        key_id: str,
+    ) -> None:
+        """The ledger rows and catalogue entries of the put objects, in one transaction
+        when both live in the same database (the service's setup)."""
+        records = [
+            transfer_record(
+                self.storage,
+                key=ingested.key,
+                size=ingested.result.size,
+                sha256=ingested.result.sha256,
                 tenant=tenant,
                 terms=self.terms,
                 request_id=request_id,
                 profile=profile,
-                key_id=anonymizer.key.key_id,
+                key_id=key_id,
             )
-            self.catalog.add(_catalog_entry(indexed, tenant=tenant, key=key, result=result))
-        finally:
-            path.unlink(missing_ok=True)
-        return Ingested(
-            key=key, result=result, created=stored.created, ledger_seq=stored.ledger_seq
-        )
+            for _, ingested, _ in puts
+        ]
+        entries = [entry for _, _, entry in puts]
+        shared = self.catalog.engine is self.ledger.engine
+
+        def add_entries(conn: Connection) -> None:
+            for entry in entries:
+                add_entry(conn, entry)
+
+        try:
+            seqs = self.ledger.append_many(records, also=add_entries if shared else None)
+        except LedgerError as exc:
+            for index, _, _ in puts:
+                outcomes[index] = exc
+            return
+        if not shared:
+            for entry in entries:
+                self.catalog.add(entry)
+        for (index, ingested, _), seq in zip(puts, seqs, strict=True):
+            outcomes[index] = replace(ingested, ledger_seq=seq)
 
 
 @dataclass(frozen=True)
@@ -219,7 +311,7 @@ def _index(ds: Dataset) -> dict[str, Any]:
     for keyword in _QIDO_TAGS:
         if keyword in ds:
             element = ds[keyword]
-            attributes[f"{element.tag:08X}"] = element.to_json_dict(None, 0)
+            attributes[f"{element.tag:08X}"] = element_json(element)
     return {
         "attributes": attributes,
         "Modality": str(ds.get("Modality", "")),

@@ -54,26 +54,51 @@ def store_and_record(
 ) -> StoredObject:
     """Put ``data`` under ``key``, then append its ledger row."""
     put = storage.put(key, data, sha256=sha256)
-    destination = storage.destination
-    seq = ledger.append(
-        TransferRecord(
-            tenant=tenant,
-            object_key=key,
-            size=put.info.size,
-            sha256=sha256,
-            items=terms.items,
-            destination_country=destination.country,
-            destination_region=destination.region,
-            recipient=destination.recipient,
-            recipient_contact=destination.recipient_contact,
-            method=destination.method,
-            purpose=terms.purpose,
-            retention=terms.retention,
-            request_id=request_id,
-            profile=profile,
-            key_id=key_id,
-        )
+    record = transfer_record(
+        storage,
+        key=key,
+        size=put.info.size,
+        sha256=sha256,
+        tenant=tenant,
+        terms=terms,
+        request_id=request_id,
+        profile=profile,
+        key_id=key_id,
     )
+    seq = ledger.append(record)
     return StoredObject(
         key=key, size=put.info.size, sha256=sha256, created=put.created, ledger_seq=seq
+    )
+
+
+def transfer_record(
+    storage: Storage,
+    *,
+    key: str,
+    size: int,
+    sha256: str,
+    tenant: str,
+    terms: TransferTerms,
+    request_id: str,
+    profile: str,
+    key_id: str,
+) -> TransferRecord:
+    """The ledger row of one object put to ``storage`` (its destination facts included)."""
+    destination = storage.destination
+    return TransferRecord(
+        tenant=tenant,
+        object_key=key,
+        size=size,
+        sha256=sha256,
+        items=terms.items,
+        destination_country=destination.country,
+        destination_region=destination.region,
+        recipient=destination.recipient,
+        recipient_contact=destination.recipient_contact,
+        method=destination.method,
+        purpose=terms.purpose,
+        retention=terms.retention,
+        request_id=request_id,
+        profile=profile,
+        key_id=key_id,
     )

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from anonymizer.access_log import AccessRecord, Outcome
 from anonymizer.apikeys import Principal
@@ -112,30 +114,44 @@ def access_record(request: Request, status: int, principal: Principal | None) ->
 
 def install_access_log(app: FastAPI) -> None:
     """Add the middleware that records reads and admin actions."""
+    app.add_middleware(AccessLogMiddleware)
 
-    @app.middleware("http")
-    async def record_access(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if not recorded(request.method, request.url.path):
-            return await call_next(request)
-        response = await call_next(request)
-        if request.scope.get("route") is None:
-            return response  # no such route: nothing was read
-        services: Services = request.app.state.services
-        try:
-            caller = await run_in_threadpool(_caller, request, services, response.status_code)
-            record = access_record(request, response.status_code, caller)
-            await run_in_threadpool(services.privacy.access_log.append, record)
-        except LedgerError as exc:
-            logger.error("access log write failed (%s); answer withheld", type(exc).__name__)
-            await _discard(response)
-            return JSONResponse(
-                {"reason": str(exc.reason), "message": "the access could not be recorded"},
-                status_code=503,
-                headers={"Retry-After": "30"},
-            )
-        return response
+
+class AccessLogMiddleware:
+    """Requests to recorded routes go through :func:`_record_access`; the others (uploads,
+    STOW-RS, health) pass straight through, without ``BaseHTTPMiddleware``'s cost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.recording = BaseHTTPMiddleware(app, dispatch=_record_access)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and recorded(scope["method"], Request(scope).url.path):
+            await self.recording(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def _record_access(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    if request.scope.get("route") is None:
+        return response  # no such route: nothing was read
+    services: Services = request.app.state.services
+    try:
+        caller = await run_in_threadpool(_caller, request, services, response.status_code)
+        record = access_record(request, response.status_code, caller)
+        await run_in_threadpool(services.privacy.access_log.append, record)
+    except LedgerError as exc:
+        logger.error("access log write failed (%s); answer withheld", type(exc).__name__)
+        await _discard(response)
+        return JSONResponse(
+            {"reason": str(exc.reason), "message": "the access could not be recorded"},
+            status_code=503,
+            headers={"Retry-After": "30"},
+        )
+    return response
 
 
 async def _discard(response: Response) -> None:

@@ -6,10 +6,11 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry()
 UPLOADS = Counter(
@@ -62,26 +63,45 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def install(app: FastAPI) -> None:
     """Request ids on every request and response, and latency metrics."""
-    access = logging.getLogger("app.access")
+    app.add_middleware(RequestContext)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class RequestContext:
+    """Pure ASGI middleware (no response re-streaming, unlike ``BaseHTTPMiddleware``):
+    a request id in ``request.state`` and the ``X-Request-ID`` header, the latency
+    histogram and one access line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("app.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         request_id = secrets.token_hex(8)
-        request.state.request_id = request_id
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUEST_SECONDS.labels(route=route, status=str(response.status_code)).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        access.info(
-            "%s %s %d %.1fms",
-            request.method,
-            route,
-            response.status_code,
-            elapsed * 1000,
-            extra={"request_id": request_id},
-        )
-        return response
+        status = 500  # unless the app answers: an exception becomes a 500 further out
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUEST_SECONDS.labels(route=route, status=str(status)).observe(elapsed)
+            self.log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                route,
+                status,
+                elapsed * 1000,
+                extra={"request_id": request_id},
+            )

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydicom.data import get_testdata_file
 from service_helpers import auth
 
-from app.access import install_access_log
+from app.access import AccessLogMiddleware, install_access_log
 from app.main import create_app
 from app.routes import subjects
 from app.services import Services
@@ -28,8 +28,7 @@ def wired_app(services: Services) -> FastAPI:
     app = create_app(services=services)
     if not any(getattr(r, "path", "") == "/v1/subjects:lookup" for r in app.routes):
         app.include_router(subjects.router)
-    dispatchers = [m.kwargs.get("dispatch") for m in app.user_middleware]
-    if not any(getattr(d, "__name__", "") == "record_access" for d in dispatchers):
+    if not any(m.cls is AccessLogMiddleware for m in app.user_middleware):  # type: ignore[comparison-overlap]
         install_access_log(app)
     return app
 

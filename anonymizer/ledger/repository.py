@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from anonymizer.database import create_database_engine, stream_rows, upgrade_database
 from anonymizer.errors import LedgerError
@@ -75,42 +74,54 @@ class Ledger:
         A re-upload of the same bytes under the same key is idempotent: it gets no
         second row.
         """
-        moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        return self.append_many([record], now=now)[0]
+
+    def append_many(
+        self,
+        records: Sequence[TransferRecord],
+        *,
+        now: dt.datetime | None = None,
+        also: Callable[[Connection], object] | None = None,
+    ) -> list[int | None]:
+        """Append rows in one transaction; each record's seq, or None where that exact
+        object is already recorded (by an earlier transaction or earlier in ``records``).
+
+        ``also`` runs in the same transaction, so the rows and what the caller writes
+        beside them (the catalogue entries) commit together or not at all.
+        """
+        moment = _iso(now or dt.datetime.now(dt.UTC))
+        seqs: list[int | None] = []
         try:
-            with Session(self.engine) as session, session.begin():
-                self._lock(session)
-                if record.event == STORED and self._already_stored(session, record):
-                    return None
-                last = session.execute(
-                    select(TransferRow.seq, TransferRow.row_hash)
-                    .order_by(TransferRow.seq.desc())
-                    .limit(1)
-                ).first()
-                seq = (last[0] + 1) if last else 1
-                prev = last[1] if last else GENESIS
-                fields = _fields(record, seq=seq, moment=moment)
-                row = TransferRow(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
-                session.add(row)
-                return seq
+            with self.engine.begin() as conn:
+                self._lock(conn)
+                last = conn.execute(_LAST_ROW).first()
+                seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+                for record in records:
+                    if record.event == STORED and self._already_stored(conn, record):
+                        seqs.append(None)
+                        continue
+                    seq += 1
+                    fields = _fields(record, seq=seq, recorded_at=moment)
+                    fields["prev_hash"] = prev
+                    prev = fields["row_hash"] = row_hash(fields, prev)
+                    conn.execute(_INSERT, fields)
+                    seqs.append(seq)
+                if also is not None:
+                    also(conn)
         except OperationalError as exc:
             raise LedgerError(f"ledger database unavailable ({type(exc).__name__})") from None
         except SQLAlchemyError as exc:
             raise LedgerError(f"ledger write failed ({type(exc).__name__})") from None
+        return seqs
 
-    def _lock(self, session: Session) -> None:
+    def _lock(self, conn: Connection) -> None:
         if self.engine.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
-    def _already_stored(self, session: Session, record: TransferRecord) -> bool:
-        latest = session.execute(
-            select(TransferRow.event)
-            .where(
-                TransferRow.tenant == record.tenant,
-                TransferRow.object_key == record.object_key,
-                TransferRow.sha256 == record.sha256,
-            )
-            .order_by(TransferRow.seq.desc())
-            .limit(1)
+    def _already_stored(self, conn: Connection, record: TransferRecord) -> bool:
+        latest = conn.execute(
+            _LATEST_EVENT,
+            {"tenant": record.tenant, "object_key": record.object_key, "sha256": record.sha256},
         ).scalar()
         return latest == STORED
 
@@ -155,13 +166,25 @@ class Ledger:
 
 
 _COLUMNS = CHAINED_FIELDS
+_INSERT = insert(TransferRow)
+_LAST_ROW = select(TransferRow.seq, TransferRow.row_hash).order_by(TransferRow.seq.desc()).limit(1)
+_LATEST_EVENT = (
+    select(TransferRow.event)
+    .where(
+        TransferRow.tenant == bindparam("tenant"),
+        TransferRow.object_key == bindparam("object_key"),
+        TransferRow.sha256 == bindparam("sha256"),
+    )
+    .order_by(TransferRow.seq.desc())
+    .limit(1)
+)
 
 
-def _fields(record: TransferRecord, *, seq: int, moment: dt.datetime) -> dict[str, Any]:
+def _fields(record: TransferRecord, *, seq: int, recorded_at: str) -> dict[str, Any]:
     fields: dict[str, Any] = asdict(record)
     fields["items"] = json.dumps(list(record.items), ensure_ascii=False)
     fields["seq"] = seq
-    fields["recorded_at"] = _iso(moment)
+    fields["recorded_at"] = recorded_at
     return fields
 
 

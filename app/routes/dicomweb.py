@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavailable
 from anonymizer.intake import StudyMismatch
 from anonymizer.models import InstanceRow
+from anonymizer.pipeline import ObjectResult
 from app.access import any_held, held_response, note_objects, unheld
 from app.auth import Reader, Uploader
 from app.dicom_response import (
@@ -166,6 +167,23 @@ class _Outcome:
         self.failed.append(failed_item(**_original_uids(part.path), reason=reason))
         self.reasons.append(reason)
 
+    def stored(self, result: ObjectResult) -> None:
+        UPLOADS.labels(door="stow", outcome="stored").inc()
+        BYTES.inc(result.size)
+        self.studies.add(result.study_instance_uid)
+        url = (
+            f"{self.base}/studies/{result.study_instance_uid}/series/"
+            f"{result.series_instance_uid}/instances/{result.sop_instance_uid}"
+        )
+        self.referenced.append(
+            referenced_item(
+                sop_class=result.sop_class_uid,
+                sop_instance=result.sop_instance_uid,
+                url=url,
+                warning=WARNING_COERCION,
+            )
+        )
+
     def respond(self, media: str) -> Response:
         if not self.referenced and self.unavailable:
             return _problem(503, "storage_unavailable", "storage or database unavailable")
@@ -197,51 +215,34 @@ def _store_parts(
 ) -> _Outcome:
     outcome = _Outcome()
     outcome.base = base
-    profile = services.settings.default_profile
+    storable: list[Part] = []
     for part in parts:
         if part.too_large or part.path is None:
             outcome.fail(part, FAILURE_OUT_OF_RESOURCES)
-            continue
-        if part.content_type not in ("application/dicom", ""):
+        elif part.content_type not in ("application/dicom", ""):
             outcome.fail(part, FAILURE_CANNOT_UNDERSTAND)
-            continue
-        if outcome.unavailable:
-            outcome.fail(part, FAILURE_OUT_OF_RESOURCES)
-            continue
-        try:
-            ingested = services.intake.ingest(
-                part.path,
-                tenant=tenant,
-                profile=profile,
-                request_id=request_id,
-                study_uid=study_uid,
-            )
-        except (StorageUnavailable, LedgerError):
+        else:
+            storable.append(part)
+    # One call for the request: each part is de-identified and put, then all the ledger
+    # rows and catalogue entries are written in one transaction.
+    results = services.intake.ingest_many(
+        [part.path for part in storable if part.path is not None],
+        tenant=tenant,
+        profile=services.settings.default_profile,
+        request_id=request_id,
+        study_uid=study_uid,
+    )
+    for part, result in zip(storable, results, strict=True):
+        if isinstance(result, StorageUnavailable | LedgerError):
             outcome.unavailable = True
             UPLOADS.labels(door="stow", outcome="unavailable").inc()
             outcome.fail(part, FAILURE_OUT_OF_RESOURCES)
-            continue
-        except DeidError as exc:
-            REJECTIONS.labels(reason=str(exc.reason)).inc()
+        elif isinstance(result, DeidError):
+            REJECTIONS.labels(reason=str(result.reason)).inc()
             UPLOADS.labels(door="stow", outcome="rejected").inc()
-            outcome.fail(part, _failure_reason(exc))
-            continue
-        result = ingested.result
-        UPLOADS.labels(door="stow", outcome="stored").inc()
-        BYTES.inc(result.size)
-        outcome.studies.add(result.study_instance_uid)
-        url = (
-            f"{base}/studies/{result.study_instance_uid}/series/"
-            f"{result.series_instance_uid}/instances/{result.sop_instance_uid}"
-        )
-        outcome.referenced.append(
-            referenced_item(
-                sop_class=result.sop_class_uid,
-                sop_instance=result.sop_instance_uid,
-                url=url,
-                warning=WARNING_COERCION,
-            )
-        )
+            outcome.fail(part, _failure_reason(result))
+        else:
+            outcome.stored(result.result)
     return outcome
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -32,16 +30,6 @@ RECORD = TransferRecord(
     profile="ai-upload",
     key_id="k-0123456789abcdef",
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    with Ledger(url) as opened:
-        yield opened
 
 
 def _record(i: int) -> TransferRecord:
