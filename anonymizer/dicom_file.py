@@ -394,7 +394,8 @@ def _last_element_end(ds: Dataset) -> int:
 def _at_pixel_data(tag: int, vr: str | None, length: int) -> bool:
     # Stop at Pixel Data itself, not at the first 7FE0 element: a (7FE0,0000) group
     # length or the Extended Offset Table come before it and are header elements.
-    return tag >= _PIXEL_DATA
+    # int's own comparison: BaseTag's Python-level __ge__ costs more per element.
+    return int.__ge__(tag, _PIXEL_DATA)
 
 
 def _check_lengths(ds: Dataset, size: int) -> None:

@@ -14,9 +14,11 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 
-from anonymizer._elements import elements_of
+from anonymizer._elements import ascii_raw, elements_of
 from anonymizer.actions import CLEAN_PIXEL_DATA_CODE, Action
+from anonymizer.encode import encode_dataset
 from anonymizer.errors import NestingTooDeep
 from anonymizer.identifiers import Identifiers, collect_identifiers, pn_texts, scrub_text
 from anonymizer.profiles.compile import CompiledProfile, dictionary_vr
@@ -29,6 +31,8 @@ _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "PN"})
 _DECODE_ON_REMOVE = frozenset({"PN", "DA", "DT", "LO", "LT", "ST", "UT", "UC", "SH"})
 _MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64, "ST": 1024, "UC": 2**31}
 _MIN_WEAK_TEXT = 12
+# Text VRs whose backslash is a character, not a value delimiter.
+_UNSPLIT_VRS = frozenset({"LT", "ST", "UT"})
 _DUMMY_TEXT = "ANONYMIZED"
 _DUMMIES: dict[str, object] = {
     "PN": "ANONYMOUS",
@@ -56,6 +60,10 @@ _PATIENT_NAME = 0x00100010
 _ISSUER_OF_PATIENT_ID = 0x00100021
 _STUDY_UID = 0x0020000D
 _OVERLAY_DATA = 0x3000
+_PATIENT_IDENTITY_REMOVED = 0x00120062
+_DEIDENTIFICATION_METHOD = 0x00120063
+_METHOD_CODES = 0x00120064
+_LONGITUDINAL_TEMPORAL = 0x00280303
 
 
 @dataclass
@@ -219,6 +227,13 @@ class _Walker:
                 if names is not None:
                     self.ids.add_texts(pn_texts(names), strong=False)
                     return
+            else:
+                texts = self.ids.decode_raw_text(raw.value, split=vr not in _UNSPLIT_VRS)
+                if texts is not None:
+                    # One value, as pydicom would give it (a multi-valued one is not text).
+                    if len(texts) == 1 and len(texts[0].strip()) >= _MIN_WEAK_TEXT:
+                        self.ids.add_removed_text(texts[0])
+                    return
         value = ds[tag].value
         if vr in ("PN", "DA", "DT"):
             self.ids.add_value(value, strong=False)
@@ -237,7 +252,17 @@ class _Walker:
         self._drop(ds, tag)
 
     def _set(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
-        elements_of(ds)[tag] = DataElement(tag, vr, value)
+        elements = elements_of(ds)
+        old = elements.get(tag)
+        if isinstance(old, RawDataElement):
+            # Plain ASCII values go in already encoded, in the encoding the set was read in.
+            raw = ascii_raw(
+                tag, vr, value, implicit=old.is_implicit_VR, little=old.is_little_endian
+            )
+            if raw is not None:
+                elements[tag] = raw
+                return
+        elements[tag] = DataElement(tag, vr, value)
 
     def _empty(self, ds: Dataset, tag: int, depth: int) -> None:
         vr = self._vr(ds, tag)
@@ -295,19 +320,27 @@ class _Walker:
             for item in self._items(ds, tag):
                 self.walk(item, depth + 1, clean=False)
             return
-        value = ds[tag].value
-        if not value:
+        originals = self._uid_values(ds, tag)
+        if not originals:
             return
-        originals = (
-            [str(v).strip("\0 ") for v in value]
-            if isinstance(value, MultiValue)
-            else [str(value).strip("\0 ")]
-        )
         # UIDs from the DICOM registry (SOP classes, coding schemes) identify nobody.
         mapped = [u if u in UID_dictionary else self.pseudonyms.uid(u) for u in originals]
         self.ids.uids.update(u for u in originals if u not in UID_dictionary)
         self._set(ds, tag, "UI", mapped if len(mapped) > 1 else mapped[0])
         self.stats.uids_mapped += len(mapped)
+
+    def _uid_values(self, ds: Dataset, tag: int) -> list[str]:
+        """The UIDs an element holds; read from its raw bytes when they are ASCII."""
+        raw = elements_of(ds)[tag]
+        if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes) and raw.value.isascii():
+            text = raw.value.decode("ascii").strip("\0 ")
+            return [v.strip("\0 ") for v in text.split("\\")] if text else []
+        value = ds[tag].value
+        if not value:
+            return []
+        if isinstance(value, MultiValue):
+            return [str(v).strip("\0 ") for v in value]
+        return [str(value).strip("\0 ")]
 
     def _pseudonym(self, ds: Dataset, tag: int, depth: int) -> None:
         vr = self._vr(ds, tag)
@@ -469,15 +502,54 @@ def _record_method(
     pixels_cleaned: bool,
 ) -> None:
     profile = compiled.profile
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = [
+    codes = compiled.option_codes()
+    if pixels_cleaned:
+        codes = sorted([*codes, CLEAN_PIXEL_DATA_CODE])
+    if profile.dates.policy is DatePolicy.KEEP and not profile.safe_harbor:
+        temporal = "UNMODIFIED"
+    elif stats.dates_shifted:
+        temporal = "MODIFIED"
+    else:
+        temporal = "REMOVED"
+    method = [
         TOOL_NAME,
         f"profile {profile.name} v{profile.version} (PS3.15 {profile.edition})"[:64],
         f"key {pseudonyms.key.key_id}"[:64],
     ]
-    codes = compiled.option_codes()
-    if pixels_cleaned:
-        codes = sorted([*codes, CLEAN_PIXEL_DATA_CODE])
+    implicit, little = ds.original_encoding
+    elements = elements_of(ds)
+    for tag, vr, value in (
+        (_PATIENT_IDENTITY_REMOVED, "CS", "YES"),
+        (_DEIDENTIFICATION_METHOD, "LO", method),
+        (_LONGITUDINAL_TEMPORAL, "CS", temporal),
+    ):
+        raw = None
+        if implicit is not None and little is not None:
+            raw = ascii_raw(tag, vr, value, implicit=implicit, little=little)
+        elements[tag] = raw or DataElement(tag, vr, value)
+    elements[_METHOD_CODES] = _method_codes(tuple(codes), implicit, little)
+
+
+def _method_codes(
+    codes: tuple[tuple[str, str], ...], implicit: bool | None, little: bool | None
+) -> DataElement | RawDataElement:
+    """The Deidentification Method Code Sequence: encoded once per code set and encoding,
+    then inserted as raw bytes (the same few codes go into every object)."""
+    if implicit is None or little is None:
+        return _code_sequence(codes)
+    key = (codes, implicit, little)
+    found = _ENCODED_CODES.get(key)
+    if found is None:
+        holder = Dataset()
+        holder[_METHOD_CODES] = _code_sequence(codes)
+        encoded = encode_dataset(holder, implicit=implicit, little=little)
+        value = encoded[8 if implicit else 12 :]
+        found = RawDataElement(BaseTag(_METHOD_CODES), "SQ", len(value), value, 0, implicit, little)
+        _ENCODED_CODES[key] = found
+    return found
+
+
+def _code_sequence(codes: tuple[tuple[str, str], ...]) -> DataElement:
     items = []
     for value, meaning in codes:
         item = Dataset()
@@ -485,13 +557,10 @@ def _record_method(
         item.CodingSchemeDesignator = "DCM"
         item.CodeMeaning = meaning
         items.append(item)
-    ds.DeidentificationMethodCodeSequence = Sequence(items)
-    if profile.dates.policy is DatePolicy.KEEP and not profile.safe_harbor:
-        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
-    elif stats.dates_shifted:
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
-    else:
-        ds.LongitudinalTemporalInformationModified = "REMOVED"
+    return DataElement(_METHOD_CODES, "SQ", Sequence(items))
+
+
+_ENCODED_CODES: dict[tuple[tuple[tuple[str, str], ...], bool, bool], RawDataElement] = {}
 
 
 def _tag(tag: int) -> str:

@@ -125,6 +125,16 @@ class Identifiers:
             return None
         return [t for t in value.decode(codec, "replace").split("\\") if t.strip(" \0")]
 
+    def decode_raw_text(self, value: bytes, *, split: bool) -> list[str] | None:
+        """The values of a raw text element as pydicom decodes them (trailing spaces and
+        NULs off; split at backslashes unless ``split`` is False), if its character set
+        decodes without pydicom; None for the others."""
+        codec = _SIMPLE_CODECS.get(self.encodings[0]) if len(self.encodings) <= 2 else None
+        if codec is None:
+            return None
+        text = value.decode(codec, "replace").rstrip(" \0")
+        return text.split("\\") if split else [text]
+
     def add_removed_text(self, text: str) -> None:
         """Add the text of a removed descriptor: looked for everywhere but in coded entries."""
         stripped = text.strip(" \0")

@@ -83,8 +83,8 @@ def _locate(
     skip: frozenset[int] = frozenset(),
 ) -> Iterator[str]:
     for tag, elem in elements_of(ds).items():
-        path = f"{prefix}{_tag(tag)}"
         if isinstance(elem, DataElement) and isinstance(elem.value, Sequence):
+            path = f"{prefix}{_tag(tag)}"
             for i, item in enumerate(elem.value):
                 yield from _locate(
                     item, needles, f"{path}[{i}]/", free_text_only=free_text_only, skip=skip
@@ -96,7 +96,7 @@ def _locate(
             continue
         data = _element_bytes(elem)
         if data and find_needles(data, needles):
-            yield path
+            yield f"{prefix}{_tag(tag)}"
 
 
 def _element_bytes(elem: DataElement | RawDataElement) -> bytes:
