@@ -37,9 +37,9 @@ def serve(*, host: str, port: int, out: TextIO, workers: int = 1) -> None:
     from app.main import create_app  # noqa: PLC0415
     from app.observability import configure_logging  # noqa: PLC0415
 
+    configure_logging(logging.INFO)  # first: building the services may log already
     settings = get_settings()
     services = build_services(settings)
-    configure_logging(logging.INFO)
     where = (
         f"S3 bucket {settings.s3_bucket} ({settings.s3_region})"
         if settings.storage.value == "s3"
@@ -63,7 +63,7 @@ def serve(*, host: str, port: int, out: TextIO, workers: int = 1) -> None:
     if workers > 1:
         services.close()
         uvicorn.run(
-            "app.main:create_app",
+            "app.main:create_worker_app",
             factory=True,
             workers=workers,
             host=host,

@@ -60,3 +60,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (health, uploads, dicomweb, ledger, metrics, subjects, reports):
         app.include_router(module.router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one ``anonymizer serve --workers N`` process.
+
+    uvicorn starts each worker in a fresh interpreter, where the serving process's logging
+    setup does not exist: JSON logs are configured here again, then the app is built.
+    """
+    import logging  # noqa: PLC0415 - the factory runs once per worker
+
+    observability.configure_logging(logging.INFO)
+    return create_app()
