@@ -26,7 +26,6 @@ from anonymizer.batch import (
 from anonymizer.demo import run_demo
 from anonymizer.pipeline import Anonymizer
 from anonymizer.profiles import Profile, builtin_profile_names, compile_profile, load_profile
-from anonymizer.reports.files import ReportFileStatus, anonymize_report_dir
 
 _USAGE = 2
 _FAILED = 1
@@ -149,6 +148,12 @@ def anonymize(
     click.echo(_summary_line(summary))
     reports_failed = 0
     if reports_dir is not None:
+        # Imported here: the report readers (PDF and others) cost start-up time otherwise.
+        from anonymizer.reports.files import (  # noqa: PLC0415
+            ReportFileStatus,
+            anonymize_report_dir,
+        )
+
         outcomes = anonymize_report_dir(
             reports_dir, dst, anonymizer=Anonymizer(profile=_profile_arg(profile), key=key)
         )
