@@ -216,12 +216,16 @@ class Anonymizer:
             except Exception as exc:  # noqa: BLE001 - pydicom decodes lazily and raises anything
                 raise MalformedDicom(f"unreadable element value ({type(exc).__name__})") from None
             _require_sop_uids(ds)
-            syntax = UID(cleaned.transfer_syntax) if cleaned else inp.transfer_syntax
-            # Cleaned pixels are encoded apart: the leak check looks at the header only.
+            # Pixels the stage changed are encoded apart (the leak check looks at the header
+            # only); when it found nothing to mask, the input's pixel bytes are copied.
+            masked = cleaned is not None and cleaned.masked_pixels > 0
+            syntax = UID(cleaned.transfer_syntax) if cleaned and masked else inp.transfer_syntax
             pixel_element = elements_of(ds).pop(_PIXEL_DATA, None) if cleaned else None
             try:
                 encoded = encode_header(ds, syntax)
-                pixel_bytes = _encode_pixels(pixel_element, syntax) if pixel_element else b""
+                pixel_bytes = (
+                    _encode_pixels(pixel_element, syntax) if pixel_element and masked else b""
+                )
             except Exception as exc:  # noqa: BLE001 - pydicom raises anything on bad values
                 raise MalformedDicom(f"cannot encode the result ({type(exc).__name__})") from None
             verify_output(encoded, ds, identifiers=header.identifiers, compiled=self.compiled)
@@ -230,7 +234,7 @@ class Anonymizer:
             digest = hashlib.sha256(encoded) if checksum else None
             out.write(encoded)
             size = len(encoded)
-            if cleaned is not None:
+            if masked:
                 out.write(pixel_bytes)
                 if digest is not None:
                     digest.update(pixel_bytes)

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pydicom.dataset import Dataset
 
 from anonymizer.errors import BurnedInTextUnresolved, DeidError
-from anonymizer.pixels.codec import LossyOutput, decode_pixels, encode_pixels
+from anonymizer.pixels.codec import (
+    LossyOutput,
+    decode_pixels,
+    encode_pixels,
+    transfer_syntax_of,
+)
 from anonymizer.pixels.detect import DEFAULT_SETTINGS, DetectorSettings, detect_text
 from anonymizer.pixels.display import iter_display
 from anonymizer.pixels.geometry import Box
@@ -174,7 +179,12 @@ def _clean(
         for boxes in detected
     ]
     clipped, masked = mask_frames(decoded.frames, per_frame, fill=fill_value(decoded, ds))
-    encoded = encode_pixels(ds, decoded, lossy=options.lossy_output)
+    if masked:
+        encoded = encode_pixels(ds, decoded, lossy=options.lossy_output)
+        syntax, recompressed = str(encoded.transfer_syntax), encoded.lossy_recompressed
+    else:
+        # Nothing masked: the pixel data stays as it came, bytes and transfer syntax.
+        syntax, recompressed = str(transfer_syntax_of(ds)), False
     overlays = handle_overlays(
         ds,
         handling=options.overlays,
@@ -192,8 +202,8 @@ def _clean(
         boxes=sum(len(boxes) for boxes in clipped),
         masked_pixels=masked,
         region_rules=tuple(names),
-        transfer_syntax=str(encoded.transfer_syntax),
-        lossy_recompressed=encoded.lossy_recompressed,
+        transfer_syntax=syntax,
+        lossy_recompressed=recompressed,
         overlays_changed=overlays,
         seconds=time.perf_counter() - started,
         frame_boxes=tuple(tuple(boxes) for boxes in clipped),

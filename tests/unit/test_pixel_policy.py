@@ -80,6 +80,21 @@ def test_ai_upload_cleans_ultrasound_pixels() -> None:
     assert "113101" in codes
 
 
+def test_nothing_to_mask_copies_the_pixel_data_unchanged() -> None:
+    """Cleaning ran and found no text: the JPEG stream is copied, not decoded and re-written."""
+    source = _file("SC_rgb_jpeg_dcmtk.dcm", Modality="US")
+    out = io.BytesIO()
+    result = Anonymizer(profile="ai-upload", key=KEY).anonymize(source, out)
+    assert result.pixels_cleaned is True
+    assert result.transfer_syntax == "1.2.840.10008.1.2.4.50"
+    original = pydicom.dcmread(io.BytesIO(source))
+    written = pydicom.dcmread(io.BytesIO(out.getvalue()))
+    assert written.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
+    assert written.PixelData == original.PixelData
+    assert written.BurnedInAnnotation == "NO"
+    assert "113101" in [item.CodeValue for item in written.DeidentificationMethodCodeSequence]
+
+
 def test_ai_upload_cleans_burned_in_annotation_yes() -> None:
     anonymizer = Anonymizer(profile="ai-upload", key=KEY)
     result = anonymizer.anonymize(_file("CT_small.dcm", BurnedInAnnotation="YES"), io.BytesIO())

@@ -254,13 +254,42 @@ def test_undecodable_pixels_raise_not_pass() -> None:
         clean_pixels(ds, settings=ALWAYS)
 
 
+_CORNER = RegionRule.model_validate(
+    {"name": "corner", "match": {"Modality": "OT"}, "boxes": [[0, 0, 20, 10]]}
+)
+
+
+def _clean_corner(ds: Dataset, **options: object) -> PixelResult:
+    """Clean with a fixed rectangle to mask, so the pixel data has to be written anew."""
+    ds.Modality = "OT"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return clean_pixels(
+            ds,
+            settings=ALWAYS,
+            options=PixelOptions(**options),  # type: ignore[arg-type]
+            regions=[_CORNER],
+        )
+
+
 def test_lossy_input_stays_uncompressed_unless_asked() -> None:
     ds = _pydicom_file("SC_rgb_jpeg_dcmtk.dcm")
-    result = _clean(ds)
+    result = _clean_corner(ds)
+    assert result.masked_pixels == 200
     assert result.transfer_syntax == "1.2.840.10008.1.2.1" and not result.lossy_recompressed
     ds = _pydicom_file("SC_rgb_jpeg_dcmtk.dcm")
-    result = _clean(ds, lossy_output=LossyOutput.SAME_SYNTAX)
+    result = _clean_corner(ds, lossy_output=LossyOutput.SAME_SYNTAX)
     assert result.transfer_syntax == "1.2.840.10008.1.2.4.50" and result.lossy_recompressed
+
+
+def test_nothing_to_mask_keeps_the_pixel_data_as_it_came() -> None:
+    ds = _pydicom_file("SC_rgb_jpeg_dcmtk.dcm")
+    before = bytes(ds.PixelData)
+    result = _clean(ds)
+    assert result.cleaned and result.masked_pixels == 0
+    assert result.transfer_syntax == "1.2.840.10008.1.2.4.50" and not result.lossy_recompressed
+    assert bytes(ds.PixelData) == before
+    assert ds.BurnedInAnnotation == "NO"
 
 
 def test_result_holds_no_pixel_values() -> None:
