@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from sqlalchemy import Connection
 
@@ -51,6 +52,14 @@ _QIDO_TAGS = (
     "Columns",
     "NumberOfFrames",
 )
+
+
+def catalog_tags() -> frozenset[str]:
+    """The attributes the catalogue keeps of each instance, as 8-digit hex tags."""
+    return _CATALOG_TAGS
+
+
+_CATALOG_TAGS = frozenset(f"{tag_for_keyword(k):08X}" for k in _QIDO_TAGS)
 
 
 class StudyMismatch(InputError):  # noqa: N818

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import pydicom
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from starlette.concurrency import run_in_threadpool
 
 from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavailable
-from anonymizer.intake import StudyMismatch
+from anonymizer.intake import StudyMismatch, catalog_tags
 from anonymizer.models import InstanceRow
 from anonymizer.pipeline import ObjectResult
+from anonymizer.query_match import Predicate, QueryValueError, matcher
 from app.access import any_held, held_response, note_objects, unheld
 from app.auth import Reader, Uploader
 from app.dicom_response import (
@@ -292,35 +296,82 @@ _STUDY_LEVEL = (
 )
 _SERIES_LEVEL = ("0020000E", "00080060", "00200011")
 _INSTANCE_LEVEL = ("00080016", "00080018", "00200013", "00280010", "00280011", "00280008")
-_QUERY_KEYS = {
-    "StudyInstanceUID": "StudyInstanceUID",
+# Catalogue columns (indexed) that a plain single value can be matched on in SQL.
+_COLUMN_KEYS = {
     "0020000D": "StudyInstanceUID",
-    "SeriesInstanceUID": "SeriesInstanceUID",
     "0020000E": "SeriesInstanceUID",
-    "SOPInstanceUID": "SOPInstanceUID",
     "00080018": "SOPInstanceUID",
-    "PatientID": "PatientID",
     "00100020": "PatientID",
-    "Modality": "Modality",
     "00080060": "Modality",
-    "StudyDate": "StudyDate",
-    "00080020": "StudyDate",
 }
+_PAGING = ("limit", "offset", "includefield", "fuzzymatching")
 
 
-def _filters(request: Request, fixed: dict[str, str]) -> tuple[dict[str, str], int, int]:
-    filters = dict(fixed)
-    limit, offset = 100, 0
-    for name, value in request.query_params.items():
-        if name == "limit":
-            limit = max(1, min(int(value), 1000)) if value.isdigit() else limit
-        elif name == "offset":
-            offset = int(value) if value.isdigit() else 0
-        elif name in ("includefield", "fuzzymatching"):
+@dataclass
+class _Query:
+    """A QIDO-RS query: SQL filters, matchers over the stored attributes, paging, warnings."""
+
+    filters: dict[str, str]
+    matchers: list[tuple[str, Predicate]]
+    limit: int
+    offset: int
+    warnings: list[str]
+
+    def keep(self, row: InstanceRow) -> bool:
+        if not self.matchers:
+            return True
+        stored: dict[str, Any] = json.loads(row.attributes)
+        return all(match(stored.get(tag)) for tag, match in self.matchers)
+
+
+def _query(request: Request, fixed: dict[str, str]) -> _Query:
+    """Parse the query parameters (PS3.18 8.3.4): attributes by keyword or tag, matched as
+    PS3.4 C.2.2.2 says (see :mod:`anonymizer.query_match`); raises ``QueryValueError``."""
+    query = _Query(dict(fixed), [], 100, 0, [])
+    for name, value in request.query_params.multi_items():
+        if name in _PAGING:
+            _paging(query, name, value)
             continue
-        elif name in _QUERY_KEYS:
-            filters[_QUERY_KEYS[name]] = value
-    return filters, limit, offset
+        tag = _tag_of(name)
+        if tag is None:  # not echoed: a caller's mistyped name might be anything
+            query.warnings.append("a query parameter that names no DICOM attribute was ignored")
+            continue
+        if tag not in catalog_tags():
+            query.warnings.append(f"the {name} query parameter is not supported")
+            continue
+        if tag in _COLUMN_KEYS and value and not re.search(r"[*?,\\-]", value):
+            query.filters[_COLUMN_KEYS[tag]] = value
+            continue
+        query.matchers.append((tag, matcher(dictionary_VR(int(tag, 16)), value)))
+    return query
+
+
+def _paging(query: _Query, name: str, value: str) -> None:
+    if name == "limit":
+        query.limit = max(1, min(int(value), 1000)) if value.isdigit() else query.limit
+    elif name == "offset":
+        query.offset = int(value) if value.isdigit() else 0
+    elif name == "fuzzymatching" and value.lower() == "true":
+        query.warnings.append("the fuzzymatching parameter is not supported: literal matching")
+
+
+def _tag_of(name: str) -> str | None:
+    """``PatientName`` or ``00100010`` as an 8-digit hex tag; None if neither."""
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", name):
+        return name.upper()
+    tag = tag_for_keyword(name)
+    return f"{tag:08X}" if tag is not None else None
+
+
+def _search(
+    request: Request, services: Services, tenant: str, fixed: dict[str, str]
+) -> tuple[list[InstanceRow], _Query] | Response:
+    try:
+        query = _query(request, fixed)
+    except QueryValueError as exc:
+        return _problem(400, "bad_query", str(exc))
+    rows = services.catalog.find(tenant=tenant, filters=query.filters, limit=100_000)
+    return [row for row in unheld(services, tenant, rows) if query.keep(row)], query
 
 
 def _attributes(row: InstanceRow, level: tuple[str, ...]) -> dict[str, Any]:
@@ -348,26 +399,22 @@ def _qido(rows: list[InstanceRow], group: str, level: tuple[str, ...]) -> list[d
 
 @router.get("/studies")
 def search_studies(request: Request, principal: Reader, services: ServicesDep) -> Response:
-    filters, limit, offset = _filters(request, {})
-    rows = unheld(
-        services,
-        principal.tenant,
-        services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000),
-    )
-    return _paged(_qido(rows, "study_uid", _STUDY_LEVEL), limit, offset)
+    found = _search(request, services, principal.tenant, {})
+    if isinstance(found, Response):
+        return found
+    rows, query = found
+    return _paged(_qido(rows, "study_uid", _STUDY_LEVEL), query)
 
 
 @router.get("/studies/{study_uid}/series")
 def search_series(
     request: Request, study_uid: str, principal: Reader, services: ServicesDep
 ) -> Response:
-    filters, limit, offset = _filters(request, {"StudyInstanceUID": study_uid})
-    rows = unheld(
-        services,
-        principal.tenant,
-        services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000),
-    )
-    return _paged(_qido(rows, "series_uid", _STUDY_LEVEL + _SERIES_LEVEL), limit, offset)
+    found = _search(request, services, principal.tenant, {"StudyInstanceUID": study_uid})
+    if isinstance(found, Response):
+        return found
+    rows, query = found
+    return _paged(_qido(rows, "series_uid", _STUDY_LEVEL + _SERIES_LEVEL), query)
 
 
 @router.get("/studies/{study_uid}/series/{series_uid}/instances")
@@ -375,18 +422,21 @@ def search_instances(
     request: Request, study_uid: str, series_uid: str, principal: Reader, services: ServicesDep
 ) -> Response:
     fixed = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
-    filters, limit, offset = _filters(request, fixed)
-    rows = unheld(
-        services,
-        principal.tenant,
-        services.catalog.find(tenant=principal.tenant, filters=filters, limit=100_000),
-    )
+    found = _search(request, services, principal.tenant, fixed)
+    if isinstance(found, Response):
+        return found
+    rows, query = found
     level = _STUDY_LEVEL + _SERIES_LEVEL + _INSTANCE_LEVEL
-    return _paged(_qido(rows, "sop_uid", level), limit, offset)
+    return _paged(_qido(rows, "sop_uid", level), query)
 
 
-def _paged(answers: list[dict[str, Any]], limit: int, offset: int) -> JSONResponse:
-    return JSONResponse(answers[offset : offset + limit], media_type=DICOM_JSON)
+def _paged(answers: list[dict[str, Any]], query: _Query) -> JSONResponse:
+    """One page of answers; unsupported parameters named in Warning headers (PS3.18 8.3.4)."""
+    page = answers[query.offset : query.offset + query.limit]
+    response = JSONResponse(page, media_type=DICOM_JSON)
+    for warning in query.warnings:
+        response.headers.append("Warning", f'299 upload-anonymizer: "{warning}"')
+    return response
 
 
 # -- WADO-RS ---------------------------------------------------------------------------
