@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,37 @@ def add_entry(conn: Connection, entry: CatalogEntry) -> bool:
     A duplicate is skipped by the database (``ON CONFLICT DO NOTHING``), so it never
     aborts the transaction it shares (the ledger row's).
     """
-    values = {
+    return add_entries(conn, [entry]) == 1
+
+
+def add_entries(conn: Connection, entries: Sequence[CatalogEntry]) -> int:
+    """Record instances inside the caller's transaction, in one statement; duplicates of
+    what the tenant has are skipped. Returns how many were new where the database says
+    (SQLite and PostgreSQL do for one entry; for several, -1 may mean unknown)."""
+    if not entries:
+        return 0
+    stored_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    rows = [_values(entry, stored_at) for entry in entries]
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite_insert(InstanceRow).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql_insert(InstanceRow).on_conflict_do_nothing()
+    else:  # no portable ON CONFLICT: a savepoint per entry keeps the transaction alive
+        added = 0
+        for row in rows:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(InstanceRow), row)
+            except IntegrityError:
+                continue
+            added += 1
+        return added
+    return int(conn.execute(statement, rows if len(rows) > 1 else rows[0]).rowcount)
+
+
+def _values(entry: CatalogEntry, stored_at: str) -> dict[str, Any]:
+    return {
         "tenant": entry.tenant,
         "study_uid": entry.study_uid,
         "series_uid": entry.series_uid,
@@ -102,22 +132,9 @@ def add_entry(conn: Connection, entry: CatalogEntry) -> bool:
         "object_key": entry.object_key,
         "size": entry.size,
         "sha256": entry.sha256,
-        "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "stored_at": stored_at,
         "attributes": json.dumps(dict(entry.attributes), sort_keys=True),
     }
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        statement: Any = sqlite_insert(InstanceRow).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        statement = postgresql_insert(InstanceRow).on_conflict_do_nothing()
-    else:  # no portable ON CONFLICT: a savepoint keeps the outer transaction alive
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(InstanceRow), values)
-        except IntegrityError:
-            return False
-        return True
-    return bool(conn.execute(statement, values).rowcount == 1)
 
 
 def searchable_keywords() -> frozenset[str]:

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from sqlalchemy import Connection
 
 from anonymizer.apikeys import check_tenant
-from anonymizer.catalog import Catalog, CatalogEntry, add_entry
+from anonymizer.catalog import Catalog, CatalogEntry, add_entries
 from anonymizer.dicom_json import element_json
 from anonymizer.errors import DeidError, InputError, LedgerError, StorageUnavailable
 from anonymizer.keys import PseudonymKey
@@ -236,12 +236,11 @@ class Intake:
         entries = [entry for _, _, entry in puts]
         shared = self.catalog.engine is self.ledger.engine
 
-        def add_entries(conn: Connection) -> None:
-            for entry in entries:
-                add_entry(conn, entry)
+        def catalogue(conn: Connection) -> None:
+            add_entries(conn, entries)
 
         try:
-            seqs = self.ledger.append_many(records, also=add_entries if shared else None)
+            seqs = self.ledger.append_many(records, also=catalogue if shared else None)
         except LedgerError as exc:
             for index, _, _ in puts:
                 outcomes[index] = exc

@@ -11,10 +11,11 @@ import datetime as dt
 import json
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from anonymizer.database import create_database_engine, stream_rows, upgrade_database
@@ -96,16 +97,25 @@ class Ledger:
                 self._lock(conn)
                 last = conn.execute(_LAST_ROW).first()
                 seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+                stored = _stored_already(conn, records)
+                rows = []
                 for record in records:
-                    if record.event == STORED and self._already_stored(conn, record):
+                    identity = (record.tenant, record.object_key, record.sha256)
+                    if record.event == STORED and identity in stored:
                         seqs.append(None)
                         continue
                     seq += 1
                     fields = _fields(record, seq=seq, recorded_at=moment)
                     fields["prev_hash"] = prev
                     prev = fields["row_hash"] = row_hash(fields, prev)
-                    conn.execute(_INSERT, fields)
+                    rows.append(fields)
                     seqs.append(seq)
+                    if record.event == STORED:
+                        stored.add(identity)
+                    else:
+                        stored.discard(identity)
+                if rows:
+                    conn.execute(_INSERT, rows)
                 if also is not None:
                     also(conn)
         except OperationalError as exc:
@@ -117,13 +127,6 @@ class Ledger:
     def _lock(self, conn: Connection) -> None:
         if self.engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-
-    def _already_stored(self, conn: Connection, record: TransferRecord) -> bool:
-        latest = conn.execute(
-            _LATEST_EVENT,
-            {"tenant": record.tenant, "object_key": record.object_key, "sha256": record.sha256},
-        ).scalar()
-        return latest == STORED
 
     def rows(
         self,
@@ -168,24 +171,39 @@ class Ledger:
 _COLUMNS = CHAINED_FIELDS
 _INSERT = insert(TransferRow)
 _LAST_ROW = select(TransferRow.seq, TransferRow.row_hash).order_by(TransferRow.seq.desc()).limit(1)
-_LATEST_EVENT = (
-    select(TransferRow.event)
-    .where(
-        TransferRow.tenant == bindparam("tenant"),
-        TransferRow.object_key == bindparam("object_key"),
-        TransferRow.sha256 == bindparam("sha256"),
-    )
-    .order_by(TransferRow.seq.desc())
-    .limit(1)
-)
+
+
+def _stored_already(
+    conn: Connection, records: Sequence[TransferRecord]
+) -> set[tuple[str, str, str]]:
+    """(tenant, key, sha256) of the records' objects whose latest row says stored: one
+    query for the whole batch, by object key (indexed)."""
+    keys = sorted({r.object_key for r in records if r.event == STORED})
+    if not keys:
+        return set()
+    latest: dict[tuple[str, str, str], str] = {}
+    for start in range(0, len(keys), 500):
+        found = conn.execute(
+            select(
+                TransferRow.tenant, TransferRow.object_key, TransferRow.sha256, TransferRow.event
+            )
+            .where(TransferRow.object_key.in_(keys[start : start + 500]))
+            .order_by(TransferRow.seq)
+        )
+        for tenant, key, sha256, event in found:
+            latest[(tenant, key, sha256)] = event  # in seq order: the last one wins
+    return {identity for identity, event in latest.items() if event == STORED}
 
 
 def _fields(record: TransferRecord, *, seq: int, recorded_at: str) -> dict[str, Any]:
-    fields: dict[str, Any] = asdict(record)
+    fields: dict[str, Any] = {name: getattr(record, name) for name in _RECORD_FIELDS}
     fields["items"] = json.dumps(list(record.items), ensure_ascii=False)
     fields["seq"] = seq
     fields["recorded_at"] = recorded_at
     return fields
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclass_fields(TransferRecord))
 
 
 def _iso(moment: dt.datetime) -> str:
