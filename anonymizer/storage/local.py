@@ -7,11 +7,12 @@ overwrite a stored object, and a reader never sees half an object.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from anonymizer.errors import ObjectConflict, ObjectNotFound, StorageUnavailable
 from anonymizer.storage.base import (
@@ -19,7 +20,6 @@ from anonymizer.storage.base import (
     ObjectInfo,
     PutResult,
     check_key,
-    data_sha256,
     data_size,
     file_sha256,
 )
@@ -47,8 +47,6 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes | Path, *, sha256: str) -> PutResult:
         path = self._path(key)
-        if data_sha256(data) != sha256:
-            raise ObjectConflict("the data does not match the checksum sent with it")
         info = ObjectInfo(key=key, size=data_size(data), sha256=sha256)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -56,11 +54,9 @@ class LocalStorage:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    if isinstance(data, Path):
-                        with data.open("rb") as source:
-                            shutil.copyfileobj(source, handle, _CHUNK)
-                    else:
-                        handle.write(data)
+                    # The checksum is computed from the bytes as they are written: one read.
+                    if _write_hashed(data, handle) != sha256:
+                        raise ObjectConflict("the data does not match the checksum sent with it")
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.link(tmp, path)
@@ -115,3 +111,16 @@ class LocalStorage:
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable("local storage directory is not writable")
+
+
+def _write_hashed(data: bytes | Path, out: BinaryIO) -> str:
+    """Write ``data`` (bytes, or a file's content) to ``out``; the SHA-256 of what was written."""
+    if not isinstance(data, Path):
+        out.write(data)
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with data.open("rb") as source:
+        while chunk := source.read(_CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -73,10 +73,16 @@ def test_different_bytes_never_overwrite(storage: Storage) -> None:
     assert storage.get("t1/a.dcm") == b"first"
 
 
-def test_checksum_that_does_not_match_is_refused(storage: Storage) -> None:
+def test_checksum_that_does_not_match_is_refused(storage: Storage, tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         storage.put("t1/bad.dcm", b"payload", sha256=_sha(b"other payload"))
     assert storage.head("t1/bad.dcm") is None
+    spooled = tmp_path / "spooled.dcm"
+    spooled.write_bytes(b"payload" * 300_000)  # more than one copy chunk
+    with pytest.raises(StorageError):
+        storage.put("t1/bad-file.dcm", spooled, sha256=_sha(b"payload"))
+    assert storage.head("t1/bad-file.dcm") is None
+    assert [o.key for o in storage.list("t1/")] == []  # no partial object left behind
 
 
 def test_missing_objects(storage: Storage) -> None:
