@@ -93,8 +93,9 @@ class DicomInput:
             copied = _copy_and_hash(self._path, out, start=start, count=end - start, update=update)
             if copied is not None:
                 return copied
-        if self._path is not None:
-            # Read through a plain file handle: mapped pages would count against our memory.
+        if self._path is not None and (self._buffer is None or end - start >= _KERNEL_COPY_FROM):
+            # Read through a plain file handle: mapped pages would count against our memory
+            # (small pixel data is copied from the mapping: no second open of the file).
             with self._path.open("rb") as handle:
                 handle.seek(start)
                 while written < end - start:

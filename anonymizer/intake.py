@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
 import re
 import tempfile
@@ -30,6 +31,8 @@ from anonymizer.pipeline import Anonymizer, ObjectResult
 from anonymizer.storage.base import Storage
 from anonymizer.transfer import TransferTerms, store_and_record, transfer_record
 
+# Inputs up to this size are de-identified into memory rather than into a spool file.
+_IN_MEMORY = 4 << 20
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # De-identified attributes the catalogue keeps for QIDO-RS answers.
 _QIDO_TAGS = (
@@ -52,6 +55,16 @@ _QIDO_TAGS = (
     "Columns",
     "NumberOfFrames",
 )
+
+
+def _size(source: Path | bytes) -> int:
+    """The input's size; an unreadable path counts as large (the pipeline then says why)."""
+    if isinstance(source, bytes):
+        return len(source)
+    try:
+        return source.stat().st_size
+    except OSError:
+        return _IN_MEMORY + 1
 
 
 def catalog_tags() -> frozenset[str]:
@@ -185,27 +198,45 @@ class Intake:
     def _put(
         self, source: Path | bytes, anonymizer: Anonymizer, *, tenant: str, study_uid: str | None
     ) -> tuple[Ingested, CatalogEntry]:
-        """De-identify one source into the spool and put it to storage (not yet recorded)."""
-        fd, name = tempfile.mkstemp(dir=self.spool_dir, suffix=".dcm")
-        path = Path(name)
-        try:
-            indexed: dict[str, Any] = {}
-            with os.fdopen(fd, "wb") as spooled:
-                result = anonymizer.anonymize(
-                    source, spooled, on_header=lambda ds: indexed.update(_index(ds))
-                )
-            # The request may name the study by its original or its de-identified UID.
-            if study_uid is not None and result.study_instance_uid not in {
-                study_uid,
-                anonymizer.pseudonyms.uid(study_uid),
-            }:
-                raise StudyMismatch("the instance belongs to another study than the request's")
-            key = object_key(tenant, result)
-            put = self.storage.put(key, path, sha256=result.sha256)
-        finally:
-            path.unlink(missing_ok=True)
+        """De-identify one source and put it to storage (not yet recorded).
+
+        The output goes to memory when the input is small (its size bounds the output's,
+        give or take the header), to a file in the private spool otherwise.
+        """
+        indexed: dict[str, Any] = {}
+
+        def index(ds: Dataset) -> None:
+            indexed.update(_index(ds))
+
+        if _size(source) <= _IN_MEMORY:
+            buffer = io.BytesIO()
+            result = anonymizer.anonymize(source, buffer, on_header=index)
+            key = self._key(tenant, result, anonymizer, study_uid)
+            put = self.storage.put(key, buffer.getvalue(), sha256=result.sha256)
+        else:
+            fd, name = tempfile.mkstemp(dir=self.spool_dir, suffix=".dcm")
+            path = Path(name)
+            try:
+                with os.fdopen(fd, "wb") as spooled:
+                    result = anonymizer.anonymize(source, spooled, on_header=index)
+                key = self._key(tenant, result, anonymizer, study_uid)
+                put = self.storage.put(key, path, sha256=result.sha256)
+            finally:
+                path.unlink(missing_ok=True)
         entry = _catalog_entry(indexed, tenant=tenant, key=key, result=result)
         return Ingested(key=key, result=result, created=put.created, ledger_seq=None), entry
+
+    @staticmethod
+    def _key(
+        tenant: str, result: ObjectResult, anonymizer: Anonymizer, study_uid: str | None
+    ) -> str:
+        """The object key; the request may name the study by its original or new UID."""
+        if study_uid is not None and result.study_instance_uid not in {
+            study_uid,
+            anonymizer.pseudonyms.uid(study_uid),
+        }:
+            raise StudyMismatch("the instance belongs to another study than the request's")
+        return object_key(tenant, result)
 
     def _record(
         self,

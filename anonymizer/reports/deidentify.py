@@ -16,7 +16,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from anonymizer.pipeline import Anonymizer
-from anonymizer.reports import json_report, pdf_report, sr_report, text_report
+from anonymizer.reports import json_report, sr_report, text_report
 from anonymizer.reports.classify import ReportKind, classify_report
 from anonymizer.reports.options import ReportOptions, report_options
 from anonymizer.reports.redact import Redactor
@@ -188,6 +188,9 @@ class ReportAnonymizer:
             text_report.verify_text(text, redactor)
             return text.encode("utf-8"), None, [], None
         if parsed.kind is ReportKind.PDF:
+            # Loaded on the first PDF: pypdf, pdfium and Pillow cost ~40 MB in every process.
+            from anonymizer.reports import pdf_report  # noqa: PLC0415
+
             pdf = pdf_report.deidentify_pdf(
                 parsed.data,
                 redactor,

@@ -25,7 +25,6 @@ from anonymizer.pipeline import Anonymizer, ObjectResult, _quiet_pydicom
 from anonymizer.profiles import compile_profile
 from anonymizer.reports.errors import ReportError, ReportReason
 from anonymizer.reports.options import ReportOptions
-from anonymizer.reports.pdf_report import deidentify_pdf, verify_pdf
 from anonymizer.reports.redact import Redactor
 from anonymizer.reports.values import StudyValues
 
@@ -95,6 +94,8 @@ def deidentify_dicom(
         for _path, elem in _text_elements(ds, prefix="", vrs=_FREE_TEXT):
             elem.value = _map_text(elem.value, redactor.scrub)
         if is_encapsulated_pdf(ds) and _ENCAPSULATED_DOCUMENT in ds:
+            from anonymizer.reports.pdf_report import deidentify_pdf  # noqa: PLC0415 - heavy
+
             outcome = deidentify_pdf(
                 bytes(ds.EncapsulatedDocument),
                 redactor,
@@ -127,6 +128,8 @@ def verify_dicom(data: bytes, redactor: Redactor) -> None:
         if places:
             raise LeakDetected(places)
         if is_encapsulated_pdf(ds) and _ENCAPSULATED_DOCUMENT in ds:
+            from anonymizer.reports.pdf_report import verify_pdf  # noqa: PLC0415 - heavy
+
             try:
                 verify_pdf(bytes(ds.EncapsulatedDocument).rstrip(b"\0"), redactor)
             except LeakDetected as exc:
