@@ -21,6 +21,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from sqlalchemy import Connection
 
+from anonymizer._elements import elements_of
 from anonymizer.apikeys import check_tenant
 from anonymizer.catalog import Catalog, CatalogEntry, add_entries
 from anonymizer.dicom_json import element_json
@@ -72,7 +73,8 @@ def catalog_tags() -> frozenset[str]:
     return _CATALOG_TAGS
 
 
-_CATALOG_TAGS = frozenset(f"{tag_for_keyword(k):08X}" for k in _QIDO_TAGS)
+_INDEXED = tuple((tag, f"{tag:08X}") for tag in (int(tag_for_keyword(k) or 0) for k in _QIDO_TAGS))
+_CATALOG_TAGS = frozenset(name for _, name in _INDEXED)
 
 
 class StudyMismatch(InputError):  # noqa: N818
@@ -347,15 +349,20 @@ def object_key(tenant: str, result: ObjectResult) -> str:
 def _index(ds: Dataset) -> dict[str, Any]:
     """What the catalogue keeps of a de-identified header (no re-reading of the output)."""
     attributes: dict[str, Any] = {}
-    for keyword in _QIDO_TAGS:
-        if keyword in ds:
-            element = ds[keyword]
-            attributes[f"{element.tag:08X}"] = element_json(element)
+    present = elements_of(ds)
+    for tag, name in _INDEXED:
+        if tag in present:
+            attributes[name] = element_json(ds[tag])
+
+    def text(name: str) -> str:
+        values = attributes.get(name, {}).get("Value", [])
+        return str(values[0]) if values else ""
+
     return {
         "attributes": attributes,
-        "Modality": str(ds.get("Modality", "")),
-        "StudyDate": str(ds.get("StudyDate", ""))[:8],
-        "PatientID": str(ds.get("PatientID", "")),
+        "Modality": text("00080060"),
+        "StudyDate": text("00080020")[:8],
+        "PatientID": text("00100020"),
     }
 
 

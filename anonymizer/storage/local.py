@@ -41,6 +41,7 @@ class LocalStorage:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.destination = destination
+        self._folders: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -49,9 +50,8 @@ class LocalStorage:
         path = self._path(key)
         info = ObjectInfo(key=key, size=data_size(data), sha256=sha256)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = path.parent / f".tmp-{secrets.token_hex(8)}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = self._create(tmp)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     # The checksum is computed from the bytes as they are written: one read.
@@ -72,6 +72,18 @@ class LocalStorage:
             if existing is None or existing.sha256 != sha256:
                 raise ObjectConflict("a different object is already stored under this key")
         return PutResult(info=info, created=created)
+
+    def _create(self, tmp: Path) -> int:
+        """Open a new temporary file; its folder is made once (again if someone removed it)."""
+        folder = tmp.parent
+        if folder in self._folders:
+            try:
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:
+                self._folders.discard(folder)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._folders.add(folder)
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
     def get(self, key: str) -> bytes:
         try:

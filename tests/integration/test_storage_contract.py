@@ -213,3 +213,12 @@ def test_put_from_a_file_streams_it(storage: Storage, tmp_path: Path) -> None:
     assert result.created
     assert result.info.size == len(data)
     assert storage.get("t1/from-file.dcm") == data
+
+
+def test_local_storage_remakes_a_folder_removed_behind_its_back(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "objects")
+    storage.put("t1/s/a.dcm", b"first", sha256=_sha(b"first"))
+    storage.delete("t1/s/a.dcm")
+    (tmp_path / "objects" / "t1" / "s").rmdir()  # an operator tidies empty folders
+    storage.put("t1/s/b.dcm", b"second", sha256=_sha(b"second"))
+    assert storage.get("t1/s/b.dcm") == b"second"
