@@ -19,15 +19,20 @@ up to 36 px) and at half scale (28 to 72 px):
 3. **Text lines** (``lines.py``). Glyphs of similar height that sit side by side on
    shared rows chain into lines. A line is text when its glyphs share a top or base line,
    its height and density are those of text, and on texture its glyphs share one tone;
-   a lone glyph is not (calipers, markers). Accepted lines absorb glyphs of their size at
-   their ends (a lone "Q", "St."), and lines of one row are merged.
+   a lone glyph is not (calipers, markers). A line too tall for its glyphs (text touching
+   a vessel or an anatomy edge) is tried again without its much taller members, and must
+   then hold three glyphs or more of one tone. Accepted lines absorb glyphs of their size
+   at their ends (a lone "Q", "St."), and lines of one row are merged. The glyphs of all
+   masks and both scales are judged in one go, laid side by side.
 
 The boxes returned are tight around the glyphs; masking adds the padding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -35,7 +40,7 @@ from cv2.typing import MatLike
 from numpy.typing import NDArray
 
 from anonymizer.pixels.geometry import Box
-from anonymizer.pixels.lines import Candidates, absorb, link, median, merge_lines
+from anonymizer.pixels.lines import TALL, Candidates, Spread, absorb, link, merge_lines
 
 Image = NDArray[np.uint8]
 Mat = MatLike  # what OpenCV hands back; uint8 throughout this module
@@ -109,7 +114,7 @@ def detect_text(image: Image, settings: DetectorSettings = DEFAULT_SETTINGS) -> 
         settings.min_text_height, min(settings.max_text_height, _LEVEL_MAX), settings.line_length
     )
     channels = _channels(image)
-    boxes = _detect_level(channels, full, settings, half=False)
+    passes = _passes(channels, full, settings, half=False)
     rows, columns = image.shape[:2]
     if settings.max_text_height > _LEVEL_MAX and min(rows, columns) >= 4 * _HALF_MIN:
         level = _Level(
@@ -117,25 +122,37 @@ def detect_text(image: Image, settings: DetectorSettings = DEFAULT_SETTINGS) -> 
             min((settings.max_text_height + 1) // 2, _LEVEL_MAX),
             settings.line_length,
         )
-        boxes += [
-            Box(b.x * 2, b.y * 2, b.width * 2 + 1, b.height * 2 + 1)
-            for b in _detect_level(channels[:1], level, settings, half=True)
-        ]
-    return merge_lines(boxes)
+        passes += _passes(channels[:1], level, settings, half=True)
+    return merge_lines(_text_lines(passes, settings.contrast))
 
 
 _SQUARE2 = np.ones((2, 2), np.uint8)
 
 
-def _detect_level(
+@dataclass(frozen=True)
+class _Pass:
+    """The glyphs found in one stroke mask and how their lines are judged: against
+    ``threshold`` (None: glyphs of the tone mask, judged as on texture), at ``level``;
+    their boxes are in pixels of the image shrunk by ``scale``."""
+
+    glyphs: _Glyphs
+    level: _Level
+    threshold: _Threshold | None
+    scale: int
+
+
+def _passes(
     channels: list[tuple[Mat, tuple[int, ...]]],
     level: _Level,
     settings: DetectorSettings,
     *,
     half: bool,
-) -> list[Box]:
+) -> list[_Pass]:
+    """The glyphs of every stroke mask of one scale: per channel and polarity, and on
+    textured frames of the tone mask."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
-    boxes: list[Box] = []
+    scale = 2 if half else 1
+    passes: list[_Pass] = []
     for channel, operations in channels:
         sources: list[Mat] = []
         responses: list[Mat] = []
@@ -148,26 +165,25 @@ def _detect_level(
                 source = np.ascontiguousarray(pooled(channel, _SQUARE2)[::2, ::2])
             sources.append(source)
             responses.append(cv2.morphologyEx(source, operation, kernel))
-        strongest = responses[0] if len(responses) == 1 else cv2.max(responses[0], responses[1])
         textured = False
         for source, response in zip(sources, responses, strict=True):
             # Bright strokes (top-hat) and dark strokes (black-hat) are looked at apart:
             # the black-hat of bright text is the gaps between its letters.
             threshold = _threshold(response, settings)
-            strokes = cv2.compare(response, threshold.full, cv2.CMP_GT)
-            glyphs = _glyphs(strokes, level, response, source)
-            boxes.extend(_text_lines(glyphs, level, threshold, settings.contrast))
-            textured = textured or int(threshold.cells.max()) > settings.contrast
+            glyphs = _glyphs(threshold.strokes(response), level, response, source)
+            passes.append(_Pass(glyphs, level, threshold, scale))
+            textured = textured or threshold.textured
         tone = _tone_mask(channel) if textured and not half else None
         if tone is not None:
             # Pixels of a spike value that also stand out of their surroundings: the
             # cores of flat-coloured strokes, found even where texture raised the
             # threshold above (so only needed where there is texture).
+            strongest = responses[0] if len(responses) == 1 else cv2.max(*responses)
             floor = np.full_like(strongest, settings.contrast)
             strokes = cv2.bitwise_and(tone, cv2.compare(strongest, floor, cv2.CMP_GT))
             glyphs = _glyphs(strokes, level, channel, channel)
-            boxes.extend(_text_lines(glyphs, level, None, settings.contrast))
-    return boxes
+            passes.append(_Pass(glyphs, level, None, scale))
+    return passes
 
 
 def _tone_mask(channel: Mat) -> Mat | None:
@@ -209,10 +225,23 @@ def _channels(image: Mat) -> list[tuple[Mat, tuple[int, ...]]]:
 
 @dataclass(frozen=True)
 class _Threshold:
-    """The stroke threshold per pixel, and per cell of _CELL x _CELL pixels."""
+    """The stroke threshold per cell of _CELL x _CELL pixels, and per pixel (None where
+    it is ``contrast`` throughout: no texture)."""
 
-    full: Mat
     cells: Mat
+    full: Mat | None
+    contrast: int
+
+    @property
+    def textured(self) -> bool:
+        """Whether texture raised the threshold anywhere."""
+        return self.full is not None
+
+    def strokes(self, response: Mat) -> Mat:
+        """Where ``response`` beats the threshold (255) or not (0)."""
+        if self.full is None:
+            return cv2.threshold(response, self.contrast, 255, cv2.THRESH_BINARY)[1]
+        return cv2.compare(response, self.full, cv2.CMP_GT)
 
     def at_many(self, rows: NDArray[np.int64], columns: NDArray[np.int64]) -> NDArray[np.int64]:
         """The thresholds of the cells holding each (row, column)."""
@@ -237,8 +266,7 @@ def _threshold(response: Mat, settings: DetectorSettings) -> _Threshold:
         interpolation=cv2.INTER_AREA,
     )
     if settings.texture_factor == 0:
-        cells = np.full_like(small, settings.contrast)
-        return _Threshold(np.full_like(response, settings.contrast), cells)
+        return _Threshold(np.full_like(small, settings.contrast), None, settings.contrast)
     # Reflect, not replicate, at the edges: a line of text along the border must not
     # fill the window with copies of itself.
     pad = _TEXTURE_WINDOW // 2
@@ -246,96 +274,194 @@ def _threshold(response: Mat, settings: DetectorSettings) -> _Threshold:
     level = cv2.medianBlur(padded, _TEXTURE_WINDOW)[pad:-pad, pad:-pad]
     scaled = cv2.convertScaleAbs(level, alpha=settings.texture_factor)
     cells = cv2.max(scaled, np.full_like(scaled, settings.contrast))
+    if int(cells.max()) <= settings.contrast:
+        return _Threshold(cells, None, settings.contrast)
     full = cv2.resize(cells, (columns, rows), interpolation=cv2.INTER_LINEAR)
-    return _Threshold(full, cells)
+    return _Threshold(cells, full, settings.contrast)
 
 
-def _remove_lines(mask: Mat, length: int) -> Mat:
-    horizontal = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
-    vertical = cv2.getStructuringElement(cv2.MORPH_RECT, (1, length))
+def _without_lines(mask: Mat, length: int) -> Mat | None:
+    """``mask`` less its straight runs of ``length`` or more and their neighbours; None
+    where it has none."""
+    horizontal, vertical = _line_kernels(length)
     lines = cv2.bitwise_or(
         cv2.morphologyEx(mask, cv2.MORPH_OPEN, horizontal),
         cv2.morphologyEx(mask, cv2.MORPH_OPEN, vertical),
     )
-    if not lines.any():
-        return mask
-    lines = cv2.dilate(lines, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
-    return cv2.bitwise_and(mask, cv2.bitwise_not(lines))
+    if not cv2.hasNonZero(lines):
+        return None
+    return cv2.subtract(mask, cv2.dilate(lines, _SQUARE3))
+
+
+_SQUARE3 = np.ones((3, 3), np.uint8)
+
+
+@functools.cache
+def _line_kernels(length: int) -> tuple[Mat, Mat]:
+    """Structuring elements of a horizontal and a vertical run of ``length`` pixels."""
+    return np.ones((1, length), np.uint8), np.ones((length, 1), np.uint8)
 
 
 @dataclass(frozen=True)
-class _Glyphs:
-    """Connected components kept as glyphs: ``stats`` rows are x, y, w, h, area; ``ids``
-    their labels in ``labels``, where ``response`` and ``channel`` are measured."""
+class _Pixels:
+    """The set pixels of a mask in raster order: columns ``x``, rows ``y``, their
+    ``index`` in the flattened mask, and the stroke ``response`` and ``channel`` values
+    there."""
 
-    stats: NDArray[np.int32]
-    ids: NDArray[np.int64]
-    labels: Mat
-    response: Mat
-    channel: Mat
+    x: NDArray[np.int32]
+    y: NDArray[np.int32]
+    index: NDArray[np.intp]
+    response: NDArray[np.uint8]
+    channel: NDArray[np.uint8]
 
-    def means(self, members: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Mean stroke response and mean tone of the given glyphs (indices into stats)."""
-        x, y, w, h = (self.stats[members, i] for i in range(4))
-        top, left = int(y.min()), int(x.min())
-        bottom, right = int((y + h).max()), int((x + w).max())
-        labels = self.labels[top:bottom, left:right].ravel().astype(np.int64)
-        ids = self.ids[members]
-        size = int(ids.max()) + 1
-        area = np.maximum(self.stats[members, 4], 1)
-        response = self.response[top:bottom, left:right].ravel()
-        channel = self.channel[top:bottom, left:right].ravel()
-        sums = np.bincount(labels, weights=response, minlength=size)[ids]
-        tones = np.bincount(labels, weights=channel, minlength=size)[ids]
-        return sums / area, tones / area
+    @classmethod
+    def of(cls, mask: Mat, response: Mat, channel: Mat) -> _Pixels | None:
+        """The set pixels of ``mask``; None where there are none."""
+        points = cv2.findNonZero(mask)
+        if points is None:
+            return None
+        xy = np.asarray(points, np.int32).reshape(-1, 2)
+        x, y = xy[:, 0], xy[:, 1]
+        index = y.astype(np.intp) * mask.shape[1] + x
+        return cls(x, y, index, _at(response, index), _at(channel, index))
+
+
+def _at(image: Mat, index: NDArray[np.intp]) -> NDArray[np.uint8]:
+    """The values of a uint8 image at flat indices."""
+    found: NDArray[np.uint8] = np.asarray(image, np.uint8).reshape(-1).take(index)
+    return found
+
+
+@dataclass(frozen=True)
+class _Components:
+    """Connected components, one row each: ``stats`` x, y, width, height, area; ``sums``
+    the sums of the stroke response and of the channel over the component's pixels."""
+
+    stats: NDArray[np.int64]
+    sums: NDArray[np.float64]
+
+    @classmethod
+    def measure(
+        cls, ids: NDArray[np.integer], pixels: _Pixels
+    ) -> tuple[_Components, NDArray[np.int64], NDArray[np.int64]]:
+        """Measure the components labelled ``ids`` 1 to n at ``pixels``.
+
+        Also returns the order of the pixels that groups them by component (raster order
+        within each) and where each component starts in it.
+        """
+        count = int(ids.max()) + 1
+        area = np.bincount(ids, minlength=count)[1:]
+        order = np.argsort(ids, kind="stable")
+        ends = np.cumsum(area)
+        starts = ends - area
+        x, y = pixels.x[order].astype(np.int64), pixels.y[order].astype(np.int64)
+        left = np.minimum.reduceat(x, starts)
+        width = np.maximum.reduceat(x, starts) - left + 1
+        top = y[starts]  # raster order: a component's first pixel is on its top row
+        height = y[ends - 1] - top + 1
+        sums = _sums(ids, count, pixels, slice(None))
+        stats = np.stack((left, top, width, height, area), axis=1)
+        return cls(stats, sums), order, starts
+
+
+def _sums(
+    ids: NDArray[np.integer],
+    count: int,
+    pixels: _Pixels,
+    members: NDArray[np.int64] | slice,
+) -> NDArray[np.float64]:
+    """Per label 1 to ``count`` - 1: the sums of response and channel over the pixels
+    (``members`` of ``pixels``) that carry it in ``ids``."""
+    found = [
+        np.bincount(ids, weights=values[members], minlength=count)[1:]
+        for values in (pixels.response, pixels.channel)
+    ]
+    return np.stack(found, axis=1)
+
+
+def _label(mask: Mat) -> NDArray[np.integer]:
+    """The 8-connected component labels of a mask (0: background)."""
+    # 16-bit labels halve the memory traffic; enough unless the mask is mostly noise.
+    depth = cv2.CV_16U if cv2.countNonZero(mask) < _LABELS_16 else cv2.CV_32S
+    _, labels = cv2.connectedComponentsWithAlgorithm(mask, 8, depth, cv2.CCL_BBDT)
+    return cast("NDArray[np.integer]", np.asarray(labels))
 
 
 _LABELS_16 = 65000
 
 
-def _label(mask: Mat) -> tuple[int, Mat, NDArray[np.int32]]:
-    # 16-bit labels halve the memory traffic; enough unless the mask is mostly noise.
-    depth = cv2.CV_16U if cv2.countNonZero(mask) < _LABELS_16 else cv2.CV_32S
-    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        mask, 8, depth, cv2.CCL_BBDT
+def _components(mask: Mat, response: Mat, channel: Mat, line_length: int) -> _Components:
+    """The connected components of ``mask``, those holding a straight run of
+    ``line_length`` or more (rulers, grid lines, sector edges) replaced by what is left
+    of them without their runs, so text touching a line is not lost with it.
+
+    Measured from the set pixels only: a stroke mask is sparse, and OpenCV's own
+    statistics visit every pixel, background included.
+    """
+    pixels = _Pixels.of(mask, response, channel)
+    if pixels is None:
+        return _Components(np.zeros((0, 5), np.int64), np.zeros((0, 2), np.float64))
+    ids = _label(mask).reshape(-1).take(pixels.index)
+    found, order, starts = _Components.measure(ids, pixels)
+    stats = found.stats
+    long_ids = np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) >= line_length)
+    if len(long_ids) == 0:
+        return found
+    ends = np.append(starts[1:], len(order))
+    parts = [
+        _split_lines(
+            _Components(stats[index], found.sums[index]),
+            pixels,
+            order[starts[index] : ends[index]],
+            line_length,
+        )
+        for index in long_ids
+    ]
+    keep = np.ones(len(stats), bool)
+    keep[long_ids] = False
+    return _Components(
+        np.concatenate([stats[keep], *(part.stats for part in parts)]),
+        np.concatenate([found.sums[keep], *(part.sums for part in parts)]),
     )
-    return int(count), labels, np.asarray(stats, np.int32)
 
 
 def _split_lines(
-    labels: Mat, stats: NDArray[np.int32], long_ids: NDArray[np.int64], length: int
-) -> tuple[Mat, NDArray[np.int32]]:
-    """Take the straight runs (rulers, grid lines, sector edges) out of the components
-    that hold them, so text touching a line is not lost with it; each remainder is
-    labelled again inside its own box and appended to ``stats``."""
-    labels = np.asarray(labels)
-    if labels.dtype == np.uint16 and len(stats) + 4096 * len(long_ids) >= _LABELS_16:
-        labels = labels.astype(np.int32)
-    extra = [stats]
-    next_id = len(stats)
-    for label in long_ids:
-        x, y, w, h = (int(v) for v in stats[label, :4])
-        region = labels[y : y + h, x : x + w]
-        own = region == label
-        found, parts, part_stats = _label(_remove_lines(own.astype(np.uint8) * 255, length))
-        parts = np.asarray(parts).astype(np.int64)
-        region[own] = np.where(parts[own] > 0, parts[own] + next_id - 1, 0).astype(region.dtype)
-        part_stats = part_stats[1:found].copy()
-        part_stats[:, 0] += x
-        part_stats[:, 1] += y
-        extra.append(part_stats)
-        next_id += found - 1
-        stats[label, 2:5] = 0  # the component as it was is gone
-    return labels, np.vstack(extra)
+    component: _Components, pixels: _Pixels, members: NDArray[np.int64], line_length: int
+) -> _Components:
+    """What is left of one ``component`` (a single row; its pixels are ``members`` of
+    ``pixels``) without its straight runs, as components of their own."""
+    left, top, width, height = (int(v) for v in component.stats[:4])
+    rows, columns = pixels.y[members] - top, pixels.x[members] - left
+    own = np.zeros((height, width), np.uint8)
+    own[rows, columns] = 255
+    rest = _without_lines(own, line_length)
+    if rest is None:
+        return _Components(component.stats[None], component.sums[None])
+    depth = cv2.CV_16U if len(members) < _LABELS_16 else cv2.CV_32S
+    count, labels, parts, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        rest, 8, depth, cv2.CCL_BBDT
+    )
+    ids = cast("NDArray[np.integer]", np.asarray(labels))[rows, columns]
+    stats = np.asarray(parts[1:], np.int64) + np.array([left, top, 0, 0, 0])
+    return _Components(stats, _sums(ids, count, pixels, members))
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    """Connected components kept as glyphs: ``stats`` rows are x, y, w, h, area;
+    ``strength`` and ``tone`` their mean stroke response and channel value; ``response``
+    and ``channel`` the images they were found in."""
+
+    stats: NDArray[np.int64]
+    strength: NDArray[np.float64]
+    tone: NDArray[np.float64]
+    response: Mat
+    channel: Mat
 
 
 def _glyphs(mask: Mat, level: _Level, response: Mat, channel: Mat) -> _Glyphs:
-    count, labels, stats = _label(mask)
-    longest = np.maximum(stats[1:count, 2], stats[1:count, 3])
-    long_ids = np.flatnonzero(longest >= level.line_length) + 1
-    if len(long_ids):
-        labels, stats = _split_lines(labels, stats, long_ids, level.line_length)
-    stats = stats[1:]
+    found = _components(mask, response, channel, level.line_length)
+    stats = found.stats
     x, y, w, h, area = (stats[:, i] for i in range(5))
     longest = np.maximum(w, h)
     fill = area / np.maximum(w * h, 1)
@@ -350,49 +476,201 @@ def _glyphs(mask: Mat, level: _Level, response: Mat, channel: Mat) -> _Glyphs:
         # much wider than high, thin: a line that survived the opening
         & ~((w > 8 * h) & (h <= 3))
     )
+    area = np.maximum(area[keep], 1)
+    sums = found.sums[keep]
     return _Glyphs(
         stats=stats[keep],
-        ids=np.flatnonzero(keep) + 1,
-        labels=labels,
+        strength=sums[:, 0] / area,
+        tone=sums[:, 1] / area,
         response=response,
         channel=channel,
     )
 
 
-def _text_lines(
-    glyphs: _Glyphs, level: _Level, threshold: _Threshold | None, contrast: int
-) -> list[Box]:
-    """Group glyphs into lines and keep those that look like text.
+_APART = 256  # columns between passes laid side by side: more than any line reaches
 
-    The geometry of every candidate line is judged at once (vectorised); tone and
-    contrast, which need the pixels, only for the lines that pass. ``threshold`` None
-    means the glyphs come from the tone mask: judged as on texture.
+
+@dataclass(frozen=True)
+class _Table:
+    """The glyphs of all passes laid side by side, ``_APART`` columns apart (so no line
+    joins two passes): boxes (``x`` shifted by the pass's ``offsets`` entry), area, mean
+    stroke response and tone, and the pass each comes from."""
+
+    x: NDArray[np.int64]
+    y: NDArray[np.int64]
+    w: NDArray[np.int64]
+    h: NDArray[np.int64]
+    area: NDArray[np.int64]
+    strength: NDArray[np.float64]
+    tone: NDArray[np.float64]
+    pass_of: NDArray[np.int64]
+    offsets: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, passes: list[_Pass]) -> _Table:
+        """The glyphs of ``passes``, in order."""
+        widths = [p.glyphs.channel.shape[1] + _APART for p in passes]
+        offsets = np.cumsum([0, *widths[:-1]]).astype(np.int64)
+        stats = np.concatenate([p.glyphs.stats for p in passes])
+        pass_of = np.repeat(np.arange(len(passes)), [len(p.glyphs.stats) for p in passes])
+        return cls(
+            x=stats[:, 0] + offsets[pass_of],
+            y=stats[:, 1],
+            w=stats[:, 2],
+            h=stats[:, 3],
+            area=stats[:, 4],
+            strength=np.concatenate([p.glyphs.strength for p in passes]),
+            tone=np.concatenate([p.glyphs.tone for p in passes]),
+            pass_of=pass_of,
+            offsets=offsets,
+        )
+
+    def lines(self, picked: NDArray[np.int64]) -> Candidates:
+        """The candidate lines of the glyphs ``picked``."""
+        x, y, w, h = self.x[picked], self.y[picked], self.w[picked], self.h[picked]
+        return Candidates.build(x=x, y=y, w=w, h=h, area=self.area[picked], labels=link(x, y, w, h))
+
+
+@dataclass
+class _Found:
+    """Accepted lines: tight boxes (left, top, right, bottom rows), glyph heights,
+    passes and tones."""
+
+    boxes: list[NDArray[np.int64]] = field(default_factory=list)
+    heights: list[NDArray[np.float64]] = field(default_factory=list)
+    passes: list[NDArray[np.int64]] = field(default_factory=list)
+    tones: list[float] = field(default_factory=list)
+
+
+def _text_lines(passes: list[_Pass], contrast: int) -> list[Box]:
+    """Group the glyphs of every pass into lines and keep those that look like text.
+
+    All passes are judged together: the geometry of every candidate line at once
+    (vectorised), tone and contrast only for the lines that pass. A line too tall for
+    its glyphs (text touching anatomy) is tried again without its glyphs much taller
+    than the others, and must then hold three glyphs or more of one tone.
     """
-    stats = glyphs.stats
-    if len(stats) < 2:
+    table = _Table.of(passes)
+    if len(table.x) < 2:
         return []
-    x, y, w, h, area = (stats[:, i].astype(np.int64) for i in range(5))
-    lines = Candidates.build(x=x, y=y, w=w, h=h, area=area, labels=link(x, y, w, h))
-    if threshold is None:
-        limits = np.full(len(lines.size), 255, np.int64)
-        plain = np.zeros(len(limits), bool)
-    else:
-        limits = threshold.at_many(lines.centre_row, lines.centre_column)
-        plain = limits <= contrast
+    found = _Found()
+    everything = np.arange(len(table.x))
+    lines = table.lines(everything)
+    ok = _judge(
+        lines, everything, table=table, passes=passes, contrast=contrast, found=found, pruned=False
+    )
+    pruned = _pruned(lines, ok, table.h)
+    if len(pruned) >= 2:
+        again = table.lines(pruned)
+        _judge(
+            again, pruned, table=table, passes=passes, contrast=contrast, found=found, pruned=True
+        )
+    if not found.boxes:
+        return []
+    grown = absorb(
+        np.concatenate(found.boxes),
+        glyph_height=np.concatenate(found.heights),
+        x=table.x,
+        y=table.y,
+        w=table.w,
+        h=table.h,
+    )
     boxes: list[Box] = []
-    for index in np.flatnonzero(lines.geometry_ok(min_height=level.min_height, plain=plain)):
-        members = lines.members(int(index))
-        strength, tone = glyphs.means(members)
-        margin = median(strength) / max(float(limits[index]), 1.0)
-        tone_spread = float(tone.std()) / max(float(strength.mean()), 1.0)
-        if plain[index] and margin < 1.2:
-            continue  # faint: shading, not drawn text
-        if not plain[index] and lines.main[index] <= 3 and tone_spread > 0.08:
-            continue  # a few blobs of different tones on texture: speckle
-        height = float(lines.glyph_height[index])
-        box = absorb(lines.box(int(index)), glyph_height=height, x=x, y=y, w=w, h=h)
-        boxes.append(_extend_by_tone(box, glyphs, tone=median(tone), contrast=contrast))
+    for (x0, y0, x1, y1), index, tone in zip(
+        grown.tolist(), np.concatenate(found.passes).tolist(), found.tones, strict=True
+    ):
+        source = passes[index]
+        box = Box(x0 - int(table.offsets[index]), y0, x1 - x0, y1 - y0)
+        box = _extend_by_tone(box, source.glyphs, tone=tone, contrast=contrast)
+        if source.scale > 1:
+            box = Box(
+                box.x * source.scale,
+                box.y * source.scale,
+                box.width * source.scale + 1,
+                box.height * source.scale + 1,
+            )
+        boxes.append(box)
     return boxes
+
+
+_OUTLIER = 1.6  # members this many times the glyph height do not belong to it
+
+
+def _pruned(lines: Candidates, ok: NDArray[np.bool_], h: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The glyphs of the rejected lines of three or more that are too tall for their
+    glyph height, less their members much taller than that (a blob the text touches)."""
+    tall = ~ok & (lines.main >= 3) & (lines.bottom - lines.top > TALL * lines.glyph_height)
+    if not tall.any():
+        return np.zeros(0, np.int64)
+    line_of = np.empty(len(h), np.int64)
+    line_of[lines.order] = np.repeat(np.arange(len(lines.size)), lines.size)
+    height = lines.glyph_height[line_of]
+    return np.flatnonzero(tall[line_of] & (h <= _OUTLIER * height))
+
+
+def _judge(
+    lines: Candidates,
+    glyphs: NDArray[np.int64],
+    *,
+    table: _Table,
+    passes: list[_Pass],
+    contrast: int,
+    found: _Found,
+    pruned: bool,
+) -> NDArray[np.bool_]:
+    """Add the lines that look like text to ``found``; ``glyphs`` maps the members of
+    ``lines`` to ``table``. Lines of ``pruned`` glyphs must have three main glyphs or
+    more and be of one tone, however long. Returns which lines passed the geometry
+    tests."""
+    line_pass = table.pass_of[glyphs[lines.order[lines.start]]]
+    limits, plain = _limits(passes, lines, line_pass, table.offsets, contrast)
+    min_height = np.array([p.level.min_height for p in passes])[line_pass]
+    ok = lines.geometry_ok(min_height=min_height, plain=plain)
+    checked = np.flatnonzero(ok)
+    if len(checked) == 0:
+        return ok
+    members = glyphs[lines.members(checked)]
+    sizes = lines.size[checked]
+    strength = Spread.of(table.strength[members], sizes)
+    tone = Spread.of(table.tone[members], sizes)
+    on_plain, main = plain[checked], lines.main[checked]
+    margin = strength.median / np.maximum(limits[checked], 1.0)
+    tone_spread = tone.std / np.maximum(strength.mean, 1.0)
+    rejected = (
+        (on_plain & (margin < 1.2))  # faint: shading, not drawn text
+        # blobs of different tones on texture: speckle, anatomy
+        | ((pruned | (~on_plain & (main <= 3))) & (tone_spread > 0.08))
+        | (pruned & (main < 3))
+    )
+    picked = checked[~rejected]
+    if len(picked):
+        found.boxes.append(lines.boxes(picked))
+        found.heights.append(lines.glyph_height[picked])
+        found.passes.append(line_pass[picked])
+        found.tones.extend(tone.median[~rejected].tolist())
+    return ok
+
+
+def _limits(
+    passes: list[_Pass],
+    lines: Candidates,
+    line_pass: NDArray[np.int64],
+    offsets: NDArray[np.int64],
+    contrast: int,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Per candidate line: the stroke threshold at its centre, and whether that is the
+    plain one (no texture there). Lines of the tone mask count as on texture."""
+    limits = np.full(len(line_pass), 255, np.int64)
+    for index, found in enumerate(passes):
+        if found.threshold is None:
+            continue
+        picked = np.flatnonzero(line_pass == index)
+        limits[picked] = found.threshold.at_many(
+            lines.centre_row[picked], lines.centre_column[picked] - offsets[index]
+        )
+    tone_lines = np.array([p.threshold is None for p in passes])[line_pass]
+    plain: NDArray[np.bool_] = (limits <= contrast) & ~tone_lines
+    return limits, plain
 
 
 def _extend_by_tone(box: Box, glyphs: _Glyphs, *, tone: float, contrast: int) -> Box:
@@ -405,30 +683,26 @@ def _extend_by_tone(box: Box, glyphs: _Glyphs, *, tone: float, contrast: int) ->
     top, bottom = max(box.y, 0), min(box.bottom, rows)
     if bottom <= top:
         return box
-    channel = np.asarray(glyphs.channel[top:bottom, left:right], np.int16)
-    response = np.asarray(glyphs.response[top:bottom, left:right])
     tolerance = max(12.0, 0.15 * contrast)
-    strokes = (np.abs(channel - tone) <= tolerance) & (response > contrast)
-    inked = strokes.sum(axis=0) >= max(1, box.height // 6)
+    of_tone = np.abs(_VALUES - tone) <= tolerance  # per 8-bit value
+    channel = np.asarray(glyphs.channel[top:bottom, left:right])
+    response = np.asarray(glyphs.response[top:bottom, left:right])
+    strokes = of_tone[channel] & (response > contrast)
+    inked = np.count_nonzero(strokes, axis=0) >= max(1, box.height // 6)
     gap_allowed = max(2, box.height)
-    start = _reach(np.flatnonzero(inked[: box.x - left])[::-1], box.x - left, gap_allowed)
-    end = (
-        _reach(
-            np.flatnonzero(inked[box.right - left :]) + box.right - left,
-            box.right - left - 1,
-            gap_allowed,
-        )
-        + 1
-    )
-    return Box(left + start, box.y, end - start, box.height)
+    before = inked[: box.x - left][::-1].tobytes()  # outward from the box, leftward
+    after = inked[box.right - left :].tobytes()
+    start = box.x - _reach(before, gap_allowed)
+    end = box.right + _reach(after, gap_allowed)
+    return Box(start, box.y, end - start, box.height)
 
 
-def _reach(inked: NDArray[np.int64], edge: int, gap_allowed: int) -> int:
-    """The farthest inked column reached from ``edge`` through gaps of at most
-    ``gap_allowed`` columns; ``inked`` is ordered outward from the edge."""
-    if len(inked) == 0:
-        return edge
-    gaps = np.abs(np.diff(np.r_[edge, inked])) - 1
-    broken = np.flatnonzero(gaps > gap_allowed)
-    stop = int(broken[0]) if len(broken) else len(inked)
-    return int(inked[stop - 1]) if stop > 0 else edge
+_VALUES = np.arange(256, dtype=np.int16)
+
+
+def _reach(inked: bytes, gap_allowed: int) -> int:
+    """How many columns a line extends through ``inked`` (one byte a column, 1 inked,
+    ordered outward from the line's end): to the last inked column reached through gaps
+    of at most ``gap_allowed`` columns."""
+    gap = inked.find(bytes(gap_allowed + 1))
+    return inked.rfind(1, 0, len(inked) if gap < 0 else gap) + 1

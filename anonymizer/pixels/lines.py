@@ -12,39 +12,52 @@ from numpy.typing import NDArray
 
 from anonymizer.pixels.geometry import Box
 
+TALL = 2.6  # a line this many times its glyph height is not one line of text
+
 
 def absorb(
-    box: Box,
+    boxes: NDArray[np.int64],
     *,
-    glyph_height: float,
+    glyph_height: NDArray[np.float64],
     x: NDArray[np.int64],
     y: NDArray[np.int64],
     w: NDArray[np.int64],
     h: NDArray[np.int64],
-) -> Box:
-    """Grow a text line over glyphs of its size on its rows that did not join a line
-    themselves: a lone word ("Q", "St."), a first or last letter set apart."""
-    band = np.flatnonzero((y < box.bottom + glyph_height) & (y + h > box.y - glyph_height))
-    x, y, w, h = x[band], y[band], w[band], h[band]
+) -> NDArray[np.int64]:
+    """Grow text lines over glyphs of their size on their rows that did not join a line
+    themselves: a lone word ("Q", "St."), a first or last letter set apart.
+
+    ``boxes`` holds one line a row (left, top, right, bottom), ``glyph_height`` each
+    line's glyph height; all lines are grown at once, and the grown boxes returned.
+    """
+    left, top, right, bottom = (boxes[:, i : i + 1].copy() for i in range(4))
+    height = glyph_height[:, None]
+    # Glyphs on the rows of the line as found (one row of this matrix per line); only
+    # glyphs on the rows of some line are looked at further.
+    band = (y < bottom + height) & (y + h > top - height)
+    some = np.flatnonzero(band.any(axis=0))
+    band, x, y, w, h = band[:, some], x[some], y[some], w[some], h[some]
+    x_end, y_end = x + w, y + h
+    reach = 1.2 * height + 2
     for _ in range(3):
-        reach = 1.2 * glyph_height + 2
-        shared = np.minimum(y + h, box.bottom) - np.maximum(y, box.y)
+        shared = np.minimum(y_end, bottom) - np.maximum(y, top)
         near = (
-            (shared >= 0.6 * h)
-            & (h >= 0.3 * glyph_height)
-            & (h <= 1.6 * glyph_height)
-            & (x + w >= box.x - reach)
-            & (x <= box.right + reach)
-            & ((x < box.x) | (x + w > box.right))
+            band
+            & (shared >= 0.6 * h)
+            & (h >= 0.3 * height)
+            & (h <= 1.6 * height)
+            & (x_end >= left - reach)
+            & (x <= right + reach)
+            & ((x < left) | (x_end > right))
         )
         if not near.any():
-            return box
-        x0 = min(box.x, int(x[near].min()))
-        x1 = max(box.right, int((x + w)[near].max()))
-        y0 = min(box.y, int(y[near].min()))
-        y1 = max(box.bottom, int((y + h)[near].max()))
-        box = Box(x0, y0, x1 - x0, y1 - y0)
-    return box
+            break
+        left = np.minimum(left, np.where(near, x, left).min(axis=1, keepdims=True))
+        right = np.maximum(right, np.where(near, x_end, right).max(axis=1, keepdims=True))
+        top = np.minimum(top, np.where(near, y, top).min(axis=1, keepdims=True))
+        bottom = np.maximum(bottom, np.where(near, y_end, bottom).max(axis=1, keepdims=True))
+    grown: NDArray[np.int64] = np.hstack((left, top, right, bottom))
+    return grown
 
 
 @dataclass(frozen=True)
@@ -119,7 +132,9 @@ class Candidates:
         """Column of each line's centre."""
         return (self.left + self.right) // 2
 
-    def geometry_ok(self, *, min_height: int, plain: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    def geometry_ok(
+        self, *, min_height: int | NDArray[np.int64], plain: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
         """Lines whose shape, alignment and density are those of text.
 
         Glyphs share a top line or a base line (caps, digits, x-height letters; Hangul
@@ -133,7 +148,7 @@ class Candidates:
         rejected = (
             (members < 2)
             | (gh < min_height * 0.6)
-            | (height > 2.6 * gh)
+            | (height > TALL * gh)
             | (width < 1.2 * gh)
             | (self.density < 0.06)
             | (self.density > 0.75)
@@ -147,15 +162,42 @@ class Candidates:
         ok: NDArray[np.bool_] = ~rejected
         return ok
 
-    def members(self, index: int) -> NDArray[np.int64]:
-        """Indices (into the glyph arrays) of the members of line ``index``."""
-        begin = int(self.start[index])
-        return self.order[begin : begin + int(self.size[index])]
+    def members(self, indices: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Indices (into the glyph arrays) of the members of the given lines, line after
+        line (``self.size[indices]`` each)."""
+        sizes = self.size[indices]
+        shift = np.repeat(self.start[indices] - (np.cumsum(sizes) - sizes), sizes)
+        picked: NDArray[np.int64] = self.order[np.arange(int(sizes.sum())) + shift]
+        return picked
 
-    def box(self, index: int) -> Box:
-        """The tight box of line ``index``."""
-        left, top = int(self.left[index]), int(self.top[index])
-        return Box(left, top, int(self.right[index]) - left, int(self.bottom[index]) - top)
+    def boxes(self, indices: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The tight boxes of the given lines, one a row: left, top, right, bottom."""
+        picked: NDArray[np.int64] = np.stack(
+            (self.left[indices], self.top[indices], self.right[indices], self.bottom[indices]),
+            axis=1,
+        )
+        return picked
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Per line: the median, mean and standard deviation of a value over its members."""
+
+    median: NDArray[np.float64]
+    mean: NDArray[np.float64]
+    std: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, values: NDArray[np.float64], sizes: NDArray[np.int64]) -> Spread:
+        """The spread of ``values``, given line after line, ``sizes`` entries each."""
+        line = np.repeat(np.arange(len(sizes)), sizes)
+        begin = np.cumsum(sizes) - sizes
+        ordered = values[np.lexsort((values, line))]
+        low, high = ordered[begin + (sizes - 1) // 2], ordered[begin + sizes // 2]
+        mean = np.add.reduceat(values, begin) / sizes
+        deviation = values - mean[line]
+        std = np.sqrt(np.add.reduceat(deviation * deviation, begin) / sizes)
+        return cls(median=(low + high) / 2, mean=mean, std=std)
 
 
 def _near_median(
@@ -231,17 +273,6 @@ def _components(count: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArr
         labels = labels[labels]  # pointer jumping: long chains settle in few rounds
         if np.array_equal(labels, before):
             return labels
-
-
-def median(values: NDArray[np.generic]) -> float:
-    """The median of a short array (np.median costs more in overhead than in work)."""
-    if len(values) == 0:
-        return 0.0
-    ordered = np.sort(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return float(ordered[middle])
-    return (float(ordered[middle - 1]) + float(ordered[middle])) / 2
 
 
 def merge_lines(boxes: list[Box]) -> list[Box]:

@@ -77,6 +77,21 @@ def test_coloured_text_on_grey_is_found() -> None:
     assert _covered(boxes, int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
 
 
+def test_text_crossed_by_a_vessel_is_found() -> None:
+    # A thin dark line (a vessel, a catheter) taller than the text, too short for a ruler,
+    # runs through its first letter: the line it makes with the text is too tall for the
+    # glyphs until the tall member is left out.
+    image = np.full((512, 512), 230, np.uint8)
+    ink = np.zeros_like(image)
+    cv2.putText(ink, "DOE, JANE Q 1951", (100, 250), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1)
+    image[ink > 0] = 150
+    ys, xs = np.nonzero(ink)
+    x, y = int(xs.min()), int(ys.min())
+    cv2.line(image, (x + 3, 218), (x + 7, 260), 20, 2)
+    boxes = detect_text(image)
+    assert _covered(boxes, x, y, int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
 @pytest.mark.skipif(not HANGUL_FONT.exists(), reason="fonts-nanum is not installed")
 def test_hangul_is_found() -> None:
     from PIL import Image, ImageDraw, ImageFont
