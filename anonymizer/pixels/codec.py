@@ -170,9 +170,15 @@ def decode_pixels(ds: Dataset, *, max_bytes: int) -> DecodedPixels:
     # to RGB, which for JPEG 2000 reverses the codestream's own colour transform exactly.
     raw = native or syntax == RLELossless
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            array = pixel_array(ds, raw=raw)
+        array = None
+        if syntax == JPEGBaseline8Bit:
+            from anonymizer.pixels._jpeg import decode_baseline  # noqa: PLC0415 - OpenCV
+
+            array = decode_baseline(ds)
+        if array is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                array = pixel_array(ds, raw=raw)
     except (MemoryError, RecursionError):
         raise TooLarge("pixel data too large to decode") from None
     except Exception as exc:  # noqa: BLE001 - decoder plugins raise anything on bad data

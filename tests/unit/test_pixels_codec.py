@@ -11,22 +11,26 @@ from __future__ import annotations
 import io
 import warnings
 
+import cv2
 import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
+    JPEGBaseline8Bit,
     JPEGLSLossless,
     RLELossless,
 )
 
 from anonymizer.errors import BurnedInTextUnresolved, TooLarge, UnsupportedTransferSyntax
+from anonymizer.pixels._jpeg import decode_baseline
 from anonymizer.pixels.codec import (
     LossyOutput,
     decode_pixels,
@@ -163,3 +167,57 @@ def test_decoded_size_cap() -> None:
     ds = _load("CT_small.dcm")
     with pytest.raises(TooLarge):
         decode_pixels(ds, max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SC_rgb_dcmtk_+eb+cy+n1.dcm",  # YBR_FULL
+        "SC_rgb_jpeg_lossy_gdcm.dcm",
+        "SC_rgb_dcmtk_+eb+cy+np.dcm",  # YBR_FULL_422
+        "examples_ybr_color.dcm",  # 30 frames
+        "SC_rgb_small_odd_jpeg.dcm",  # 3x3
+    ],
+)
+def test_baseline_decoded_by_opencv_agrees_with_pydicom(name: str) -> None:
+    """OpenCV decodes YCbCr baseline JPEG to RGB within a few levels of pydicom's decoder."""
+    ds = _load(name)
+    assert decode_baseline(ds) is not None  # the fast path is the one taken
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = decode_pixels(ds, max_bytes=_CAP)
+        reference = ds.pixel_array.reshape(ours.frames.shape)
+    assert ours.photometric == "RGB"
+    difference = np.abs(ours.frames.astype(int) - reference.astype(int))
+    assert difference.max() <= 8 and difference.mean() < 0.5
+
+
+def test_monochrome_baseline_decoded_by_opencv() -> None:
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    frames = np.asarray(cv2.GaussianBlur(noise, (5, 5), 2), np.uint8).transpose(2, 0, 1)
+    ds = _load("CT_small.dcm")
+    fragments = [
+        cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames
+    ]
+    ds.PixelData = encapsulate(fragments)
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 64, 80, 3
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit, ds.PixelRepresentation = 7, 0
+    decoded = decode_pixels(ds, max_bytes=_CAP)
+    assert decoded.frames.shape == (3, 64, 80, 1) and decoded.photometric == "MONOCHROME2"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = ds.pixel_array
+    assert np.abs(decoded.frames[..., 0].astype(int) - reference.astype(int)).max() <= 8
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg.dcm", "SC_jpeg_no_color_transform.dcm"])
+def test_rgb_baseline_is_left_to_pydicom(name: str) -> None:
+    """An RGB-labelled JPEG may or may not carry a colour transform: pydicom decides."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SC_rgb_jpeg.dcm's header is oddly encoded
+        ds = _load(name)
+    assert decode_baseline(ds) is None
