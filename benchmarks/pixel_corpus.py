@@ -525,7 +525,10 @@ def _sixteen_bit(rng: np.random.Generator, *, text: bool) -> Sample:
     frame = _dicom_frames(name)[0][..., 0]
     if frame.shape[0] != 512:
         frame = cv2.resize(frame, (512, 512), interpolation=cv2.INTER_AREA)
-    image = np.ascontiguousarray(frame).astype(np.uint16)[..., None]
+    # Stored values are unsigned here: a signed CT frame (693_UNCR: -2000 outside the
+    # field of view) is offset to start at 0, as a rescale intercept would undo.
+    lifted = frame.astype(np.int64) - min(int(frame.min()), 0)
+    image = np.ascontiguousarray(np.clip(lifted, 0, 65535)).astype(np.uint16)[..., None]
     sample = Sample(
         f"{name[:-4]}_16bit",
         Kind.TEXT_TEXTURED if text else Kind.CONTROL,
@@ -537,7 +540,7 @@ def _sixteen_bit(rng: np.random.Generator, *, text: bool) -> Sample:
     if text:
         display = _to8(image[..., 0])[..., None]
         glyphs, ink = place_text(display, rng, count=3, bright_background=False, mid_image=True)
-        high = float(np.percentile(image, 99.9)) * 1.1
+        high = min(float(np.percentile(image, 99.9)) * 1.1, 65535.0)
         for patch in glyphs:
             alpha = patch.mask.astype(np.float32)
             stamp(image, alpha, patch.x, patch.y, (high, high, high))

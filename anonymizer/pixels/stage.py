@@ -66,7 +66,7 @@ class PixelOptions:
     detect: bool = True
     padding: int = 3
     relative_padding: float = 0.2
-    line_padding: float = 0.5
+    line_padding: float = 1.0
     detector: DetectorSettings = DEFAULT_SETTINGS
     lossy_output: LossyOutput = LossyOutput.UNCOMPRESSED
     overlays: OverlayHandling = OverlayHandling.CLEAN
