@@ -21,9 +21,12 @@ up to 36 px) and at half scale (28 to 72 px):
    its height and density are those of text, and on texture its glyphs share one tone;
    a lone glyph is not (calipers, markers). A line too tall for its glyphs (text touching
    a vessel or an anatomy edge) is tried again without its much taller members, and must
-   then hold three glyphs or more of one tone. Accepted lines absorb glyphs of their size
-   at their ends (a lone "Q", "St."), and lines of one row are merged. The glyphs of all
-   masks and both scales are judged in one go, laid side by side.
+   then hold three glyphs or more of one tone; so is a line whose glyphs are of several
+   tones (text chained to anatomy beside it), keeping only the members of the tone and
+   size of its largest glyph, which must then stand out clearly. Accepted lines absorb
+   glyphs of their size at their ends (a lone "Q", "St."), and lines of one row are
+   merged. The glyphs of all masks and both scales are judged in one go, laid side by
+   side.
 
 The boxes returned are tight around the glyphs; masking adds the padding.
 """
@@ -133,12 +136,14 @@ _SQUARE2 = np.ones((2, 2), np.uint8)
 class _Pass:
     """The glyphs found in one stroke mask and how their lines are judged: against
     ``threshold`` (None: glyphs of the tone mask, judged as on texture), at ``level``;
-    their boxes are in pixels of the image shrunk by ``scale``."""
+    their boxes are in pixels of the image shrunk by ``scale``; ``chroma``: found in the
+    chroma, not the luminance."""
 
     glyphs: _Glyphs
     level: _Level
     threshold: _Threshold | None
     scale: int
+    chroma: bool = False
 
 
 def _passes(
@@ -153,7 +158,8 @@ def _passes(
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
     scale = 2 if half else 1
     passes: list[_Pass] = []
-    for channel, operations in channels:
+    for number, (channel, operations) in enumerate(channels):
+        chroma = number > 0
         sources: list[Mat] = []
         responses: list[Mat] = []
         for operation in operations:
@@ -171,7 +177,7 @@ def _passes(
             # the black-hat of bright text is the gaps between its letters.
             threshold = _threshold(response, settings)
             glyphs = _glyphs(threshold.strokes(response), level, response, source)
-            passes.append(_Pass(glyphs, level, threshold, scale))
+            passes.append(_Pass(glyphs, level, threshold, scale, chroma))
             textured = textured or threshold.textured
         tone = _tone_mask(channel) if textured and not half else None
         if tone is not None:
@@ -182,7 +188,7 @@ def _passes(
             floor = np.full_like(strongest, settings.contrast)
             strokes = cv2.bitwise_and(tone, cv2.compare(strongest, floor, cv2.CMP_GT))
             glyphs = _glyphs(strokes, level, channel, channel)
-            passes.append(_Pass(glyphs, level, None, scale))
+            passes.append(_Pass(glyphs, level, None, scale, chroma))
     return passes
 
 
@@ -548,7 +554,9 @@ def _text_lines(passes: list[_Pass], contrast: int) -> list[Box]:
     All passes are judged together: the geometry of every candidate line at once
     (vectorised), tone and contrast only for the lines that pass. A line too tall for
     its glyphs (text touching anatomy) is tried again without its glyphs much taller
-    than the others, and must then hold three glyphs or more of one tone.
+    than the others, and must then hold three glyphs or more of one tone; any rejected
+    line is tried again with only its glyphs of the tone and size of its largest one
+    (luminance, full scale), and must then also stand out clearly.
     """
     table = _Table.of(passes)
     if len(table.x) < 2:
@@ -559,12 +567,22 @@ def _text_lines(passes: list[_Pass], contrast: int) -> list[Box]:
     ok = _judge(
         lines, everything, table=table, passes=passes, contrast=contrast, found=found, pruned=False
     )
-    pruned = _pruned(lines, ok, table.h)
-    if len(pruned) >= 2:
-        again = table.lines(pruned)
-        _judge(
-            again, pruned, table=table, passes=passes, contrast=contrast, found=found, pruned=True
-        )
+    retries = (
+        (_pruned(lines, ok, table.h), 0.0),
+        (_of_one_tone(lines, ok, table, passes), _MARGIN),
+    )
+    for retry, margin in retries:
+        if len(retry) >= 2:
+            _judge(
+                table.lines(retry),
+                retry,
+                table=table,
+                passes=passes,
+                contrast=contrast,
+                found=found,
+                pruned=True,
+                min_margin=margin,
+            )
     if not found.boxes:
         return []
     grown = absorb(
@@ -608,6 +626,37 @@ def _pruned(lines: Candidates, ok: NDArray[np.bool_], h: NDArray[np.int64]) -> N
     return np.flatnonzero(tall[line_of] & (h <= _OUTLIER * height))
 
 
+_MARGIN = 1.5  # stroke response over threshold that lines of a tone retry need
+_TONE_SHARE = 0.15  # members within this share of the reference stroke response in tone
+
+
+def _of_one_tone(
+    lines: Candidates, ok: NDArray[np.bool_], table: _Table, passes: list[_Pass]
+) -> NDArray[np.int64]:
+    """The glyphs of the rejected lines of three or more that share the tone and size of
+    their largest glyph, where that leaves members out: text chained to anatomy or
+    speckle of another tone, which spoiled the line's alignment or height."""
+    rejected = ~ok & (lines.size >= 3)
+    if not rejected.any():
+        return np.zeros(0, np.int64)
+    count = len(lines.size)
+    line_of = np.empty(len(table.x), np.int64)
+    line_of[lines.order] = np.repeat(np.arange(count), lines.size)
+    by_area = np.lexsort((table.area[lines.order], line_of[lines.order]))
+    largest = lines.order[by_area][lines.start + lines.size - 1]  # per line
+    tone, height = table.tone[largest], table.h[largest]
+    tolerance = np.maximum(12.0, _TONE_SHARE * table.strength[largest])
+    near = (
+        (np.abs(table.tone - tone[line_of]) <= tolerance[line_of])
+        & (table.h >= 0.45 * height[line_of])
+        & (table.h <= _OUTLIER * height[line_of])
+    )
+    near &= np.array([p.scale == 1 and not p.chroma for p in passes])[table.pass_of]
+    kept = np.bincount(line_of, weights=near, minlength=count)
+    split = rejected & (kept >= 3) & (kept < lines.size)
+    return np.flatnonzero(split[line_of] & near)
+
+
 def _judge(
     lines: Candidates,
     glyphs: NDArray[np.int64],
@@ -617,10 +666,12 @@ def _judge(
     contrast: int,
     found: _Found,
     pruned: bool,
+    min_margin: float = 0.0,
 ) -> NDArray[np.bool_]:
     """Add the lines that look like text to ``found``; ``glyphs`` maps the members of
     ``lines`` to ``table``. Lines of ``pruned`` glyphs must have three main glyphs or
-    more and be of one tone, however long. Returns which lines passed the geometry
+    more and be of one tone, however long; every line a median stroke response of at
+    least ``min_margin`` times its threshold. Returns which lines passed the geometry
     tests."""
     line_pass = table.pass_of[glyphs[lines.order[lines.start]]]
     limits, plain = _limits(passes, lines, line_pass, table.offsets, contrast)
@@ -641,6 +692,7 @@ def _judge(
         # blobs of different tones on texture: speckle, anatomy
         | ((pruned | (~on_plain & (main <= 3))) & (tone_spread > 0.08))
         | (pruned & (main < 3))
+        | (margin < min_margin)
     )
     picked = checked[~rejected]
     if len(picked):

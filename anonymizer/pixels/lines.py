@@ -72,6 +72,7 @@ class Candidates:
     right: NDArray[np.int64]
     bottom: NDArray[np.int64]
     glyph_height: NDArray[np.float64]
+    upper_height: NDArray[np.float64]
     main: NDArray[np.int64]
     aligned: NDArray[np.float64]
     all_on_both: NDArray[np.bool_]
@@ -94,6 +95,9 @@ class Candidates:
         size = np.diff(np.r_[start, len(order)])
         line_of = np.repeat(np.arange(len(start)), size)  # per sorted glyph
         glyph_height = h[order][start + (size - 1) // 2].astype(np.float64)
+        # Thin strokes on texture break into pieces (the bars of an E, a jamo), which
+        # pull the median down; the upper quartile still has the glyphs' height.
+        upper_height = h[order][start + (3 * (size - 1)) // 4].astype(np.float64)
         left = np.minimum.reduceat(x[order], start)
         top = np.minimum.reduceat(y[order], start)
         right = np.maximum.reduceat((x + w)[order], start)
@@ -116,6 +120,7 @@ class Candidates:
             right=right,
             bottom=bottom,
             glyph_height=glyph_height,
+            upper_height=upper_height,
             main=main,
             aligned=either / np.maximum(main, 1),
             all_on_both=both == main,
@@ -137,9 +142,10 @@ class Candidates:
     ) -> NDArray[np.bool_]:
         """Lines whose shape, alignment and density are those of text.
 
-        Glyphs share a top line or a base line (caps, digits, x-height letters; Hangul
-        jamo touch the top or the bottom of their syllable); speckle grains and anatomy
-        fragments do not line up.
+        Glyphs are of text size (by the upper quartile of their heights, so a line of
+        broken glyphs counts) and share a top line or a base line (caps, digits,
+        x-height letters; Hangul jamo touch the top or the bottom of their syllable);
+        speckle grains and anatomy fragments do not line up.
         """
         height = self.bottom - self.top
         width = self.right - self.left
@@ -147,7 +153,7 @@ class Candidates:
         pair = members == 2
         rejected = (
             (members < 2)
-            | (gh < min_height * 0.6)
+            | (self.upper_height < min_height * 0.6)
             | (height > TALL * gh)
             | (width < 1.2 * gh)
             | (self.density < 0.06)
