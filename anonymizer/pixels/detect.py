@@ -728,25 +728,85 @@ def _limits(
 def _extend_by_tone(box: Box, glyphs: _Glyphs, *, tone: float, contrast: int) -> Box:
     """Follow the line's own colour sideways: strokes of the same tone that stand out of
     their surroundings continue the line where the background got busier and the
-    glyphs there did not make it through the texture threshold."""
+    glyphs there did not make it through the texture threshold.
+
+    The colour followed is the one the line's strokes are drawn in (see
+    :func:`_drawn_tone`; ``tone``, the glyphs' mean, where it has no strokes). A line
+    drawn in one colour is followed further, and also where its strokes stand only a few
+    levels out of a smooth background (text running onto a bright flat region).
+    """
     rows, columns = glyphs.channel.shape[:2]
-    reach = 3 * box.height
-    left, right = max(box.x - reach, 0), min(box.right + reach, columns)
     top, bottom = max(box.y, 0), min(box.bottom, rows)
     if bottom <= top:
         return box
-    tolerance = max(12.0, 0.15 * contrast)
-    of_tone = np.abs(_VALUES - tone) <= tolerance  # per 8-bit value
-    channel = np.asarray(glyphs.channel[top:bottom, left:right])
-    response = np.asarray(glyphs.response[top:bottom, left:right])
+    inner = slice(max(box.x, 0), min(box.right, columns))
+    drawn = _drawn_tone(
+        np.asarray(glyphs.channel[top:bottom, inner]),
+        np.asarray(glyphs.response[top:bottom, inner]),
+        contrast,
+    )
+    one_colour = drawn is not None and drawn.share >= _DRAWN_SHARE
+    reach = (_DRAWN_REACH if one_colour else 3) * box.height
+    left, right = max(box.x - reach, 0), min(box.right + reach, columns)
+    channel = np.asarray(glyphs.channel[top:bottom, left:right], np.uint8)
+    response = np.asarray(glyphs.response[top:bottom, left:right], np.uint8)
+    value = tone if drawn is None else drawn.value
+    of_tone = np.abs(_VALUES - value) <= _TONE_TOLERANCE  # per 8-bit value
     strokes = of_tone[channel] & (response > contrast)
+    if one_colour:
+        strokes |= _faint_strokes(channel, response, value)
     inked = np.count_nonzero(strokes, axis=0) >= max(1, box.height // 6)
-    gap_allowed = max(2, box.height)
+    gap_allowed = max(2, round(_GAP * box.height))
     before = inked[: box.x - left][::-1].tobytes()  # outward from the box, leftward
     after = inked[box.right - left :].tobytes()
     start = box.x - _reach(before, gap_allowed)
     end = box.right + _reach(after, gap_allowed)
     return Box(start, box.y, end - start, box.height)
+
+
+_TONE_TOLERANCE = 8  # display levels from the drawn colour that still count as it
+_GAP = 1.25  # line heights of gap (a word space) a line is followed across
+_DRAWN_SHARE = 0.15  # share of a line's strokes at its drawn colour: of one colour
+_DRAWN_REACH = 6  # line heights a line of one colour is followed sideways (else 3)
+_FAINT = 8  # smallest stroke response of a faint stroke of the drawn colour
+_BAND_TEXTURE = 3.0  # a faint stroke beats this many times the band's median response
+
+
+def _faint_strokes(
+    channel: NDArray[np.uint8], response: NDArray[np.uint8], value: float
+) -> NDArray[np.bool_]:
+    """Pixels of exactly the drawn ``value`` that stand a little out of a smooth band:
+    above ``_FAINT`` and ``_BAND_TEXTURE`` times the band's median response, so that
+    noise on a bright region (a CT's white matter) does not pass where a flat one
+    would."""
+    floor = max(_FAINT, _BAND_TEXTURE * float(np.median(response)))
+    exact = np.abs(channel.astype(np.int16) - round(value)) <= 1
+    faint: NDArray[np.bool_] = exact & (response >= floor)
+    return faint
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """The colour a line's strokes are drawn in and the share of them at it."""
+
+    value: float
+    share: float
+
+
+def _drawn_tone(
+    channel: NDArray[np.uint8], response: NDArray[np.uint8], contrast: int
+) -> _Drawn | None:
+    """The value text in ``channel`` is drawn in: the most common value of its strokes
+    (pixels whose ``response`` beats ``contrast``), with its neighbours. A glyph's mean
+    tone is pulled towards the background by its anti-aliased edges, more so the thinner
+    its strokes; the drawn colour is one exact value, the cores of every stroke. None
+    where there are no strokes."""
+    values = channel[response > contrast]
+    if values.size == 0:
+        return None
+    counts = np.convolve(np.bincount(values, minlength=256), np.ones(3, np.int64), mode="same")
+    mode = int(np.argmax(counts))
+    return _Drawn(float(mode), float(counts[mode]) / values.size)
 
 
 _VALUES = np.arange(256, dtype=np.int16)

@@ -281,9 +281,16 @@ def _components(count: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArr
             return labels
 
 
+_NEAR = 2.5  # line heights between words of one line
+_FAR = 6.0  # line heights between two pieces of one line, of one height, found apart
+_SAME_HEIGHT = 1.35  # how much taller one piece may be than the other to join from afar
+
+
 def merge_lines(boxes: list[Box]) -> list[Box]:
     """Join boxes that overlap, or sit side by side on one line with a gap of at most
-    two and a half line heights (words of one line, parts found in different channels).
+    two and a half line heights (words of one line, parts found in different channels),
+    or up to six line heights where both are of about one height (the two ends of a
+    string whose middle, on a busier or brighter background, was not found).
     """
     merged = sorted(boxes, key=lambda b: (b.x, b.y))
     changed = True
@@ -303,6 +310,7 @@ def merge_lines(boxes: list[Box]) -> list[Box]:
 
 
 def _joinable(a: Box, b: Box) -> bool:
+    """Whether two line boxes are parts of one line (see :func:`merge_lines`)."""
     if a.overlap(b) > 0:
         return True
     shared = min(a.bottom, b.bottom) - max(a.y, b.y)
@@ -310,4 +318,4 @@ def _joinable(a: Box, b: Box) -> bool:
     if shared < 0.6 * low or high > 1.8 * low:
         return False
     gap = max(a.x, b.x) - min(a.right, b.right)
-    return gap <= 2.5 * high
+    return gap <= (_FAR if high <= _SAME_HEIGHT * low else _NEAR) * high

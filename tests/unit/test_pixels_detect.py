@@ -142,6 +142,15 @@ def test_merge_lines_joins_words_of_one_line_only() -> None:
     assert merged == [Box(10, 10, 80, 13), Box(10, 40, 40, 12)]
 
 
+def test_merge_lines_joins_far_pieces_of_one_height_only() -> None:
+    # Two ends of one string 5 line heights apart (its middle lost on a brighter
+    # background) join; a piece of another height as far away does not.
+    ends = [Box(20, 350, 40, 10), Box(110, 348, 40, 12)]
+    assert merge_lines(ends) == [Box(20, 348, 130, 12)]
+    other = [Box(20, 350, 40, 10), Box(110, 347, 40, 16)]
+    assert sorted(merge_lines(other)) == sorted(other)
+
+
 def test_static_text_is_spread_to_every_frame() -> None:
     text = Box(10, 10, 100, 12)
     frames = [[text] for _ in range(8)] + [[] for _ in range(2)]  # missed in two frames
@@ -196,3 +205,35 @@ def test_grey_text_chained_to_bright_anatomy_is_found() -> None:
     assert read is not None and read.shape == (512, 512)
     image = np.asarray(read, np.uint8)
     assert _covered(detect_text(image), 97, 175, 296, 20)
+
+
+def test_text_running_onto_a_smooth_bright_region_is_followed() -> None:
+    """White text drawn from a dark screen onto a smooth bright region (236-246, as a
+    CR's bone) keeps only 10-19 levels of contrast there, below the stroke threshold. The
+    line found on the dark part is followed along its band in its drawn colour (255, the
+    cores of its strokes, not the glyphs' mean, which anti-aliasing pulls down) where
+    that stands out of the smooth band."""
+    image = np.full((512, 512), 8, np.uint8)
+    image[:, 200:] = np.linspace(236, 246, 312).astype(np.uint8)[None, :]
+    canvas = np.zeros_like(image)
+    cv2.putText(
+        canvas, "24-MAY-02 11:24", (120, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1, cv2.LINE_AA
+    )
+    alpha = canvas.astype(np.float32) / 255
+    image = (image * (1 - alpha) + 255 * alpha).astype(np.uint8)
+    ys, xs = np.nonzero(canvas)
+    ink = (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+    assert ink[0] < 200 < ink[0] + ink[2] - 30  # a good part of it on the bright region
+    assert _covered(detect_text(image), *ink)
+
+
+def test_a_line_of_one_colour_is_followed_far_along_its_band() -> None:
+    """A frame of the accuracy corpus (textured047: fluoroscopy-like background, fake
+    strings): dark text (drawn at 85) on a bright region runs into dark blobs, and only
+    its first letters make a line. Its drawn colour is followed along its band for up to
+    six line heights (three before), which reaches the string's end."""
+    path = Path(__file__).parent / "data" / "dark_text_running_onto_anatomy.png"
+    read = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert read is not None and read.shape == (512, 512)
+    image = np.asarray(read, np.uint8)
+    assert _covered(detect_text(image), 203, 372, 94, 7)
