@@ -11,7 +11,9 @@ up to 36 px) and at half scale (28 to 72 px):
    absolute contrast and three times the local texture level (a median over about 56 px),
    so speckle and fluoroscopy noise do not pass where text does. On textured frames the
    pixels of histogram-spike values (text is drawn in one exact colour) with absolute
-   contrast are a further stroke mask, found even where texture raised the threshold.
+   contrast are a further stroke mask, found even where texture raised the threshold,
+   and so is a 3x3 top-hat (and black-hat) of the luminance: one- and two-pixel strokes
+   of small text on speckle, whose grains, wider, it drops.
 2. **Glyphs.** Connected components of glyph size and shape stay; long thin, sparse or
    huge ones go. Components holding straight runs longer than any glyph stroke (rulers,
    grid lines, sector edges) lose those runs and are labelled again, so text touching a
@@ -137,13 +139,15 @@ class _Pass:
     """The glyphs found in one stroke mask and how their lines are judged: against
     ``threshold`` (None: glyphs of the tone mask, judged as on texture), at ``level``;
     their boxes are in pixels of the image shrunk by ``scale``; ``chroma``: found in the
-    chroma, not the luminance."""
+    chroma, not the luminance; ``fine``: found by the 3x3 top-hat of a textured frame,
+    judged as on texture whatever its threshold."""
 
     glyphs: _Glyphs
     level: _Level
     threshold: _Threshold | None
     scale: int
     chroma: bool = False
+    fine: bool = False
 
 
 def _passes(
@@ -179,6 +183,8 @@ def _passes(
             glyphs = _glyphs(threshold.strokes(response), level, response, source)
             passes.append(_Pass(glyphs, level, threshold, scale, chroma))
             textured = textured or threshold.textured
+        if textured and not half and not chroma:
+            passes += _fine_passes(channel, operations, level, settings)
         tone = _tone_mask(channel) if textured and not half else None
         if tone is not None:
             # Pixels of a spike value that also stand out of their surroundings: the
@@ -190,6 +196,37 @@ def _passes(
             glyphs = _glyphs(strokes, level, channel, channel)
             passes.append(_Pass(glyphs, level, None, scale, chroma))
     return passes
+
+
+_FINE = 3  # the finer top-hat: strokes of one or two pixels on texture
+
+
+def _fine_passes(
+    channel: Mat, operations: tuple[int, ...], level: _Level, settings: DetectorSettings
+) -> list[_Pass]:
+    """The glyphs of a 3x3 top-hat (and black-hat) of a textured channel, full scale.
+
+    Thin text on speckle is one or two pixels wide: the 11x11 top-hat also keeps the
+    speckle grains around it and the texture threshold rises above the text. A 3x3
+    top-hat keeps only what is narrower than three pixels, where speckle grains
+    (wider) fall back. Its glyphs go through the same line tests as the others, as on
+    texture: its own threshold rarely rises above ``contrast``, and the lenient tests
+    for plain backgrounds would pass pairs of speckle grains.
+    """
+    kernel = _fine_kernel()
+    passes: list[_Pass] = []
+    for operation in operations:
+        response = cv2.morphologyEx(channel, operation, kernel)
+        threshold = _threshold(response, settings)
+        glyphs = _glyphs(threshold.strokes(response), level, response, channel)
+        passes.append(_Pass(glyphs, level, threshold, 1, fine=True))
+    return passes
+
+
+@functools.cache
+def _fine_kernel() -> Mat:
+    """The structuring element of the finer top-hat."""
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (_FINE, _FINE))
 
 
 def _tone_mask(channel: Mat) -> Mat | None:
@@ -711,7 +748,8 @@ def _limits(
     contrast: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Per candidate line: the stroke threshold at its centre, and whether that is the
-    plain one (no texture there). Lines of the tone mask count as on texture."""
+    plain one (no texture there). Lines of the tone mask and of the finer top-hat count
+    as on texture (they are looked for on textured frames only)."""
     limits = np.full(len(line_pass), 255, np.int64)
     for index, found in enumerate(passes):
         if found.threshold is None:
@@ -720,8 +758,8 @@ def _limits(
         limits[picked] = found.threshold.at_many(
             lines.centre_row[picked], lines.centre_column[picked] - offsets[index]
         )
-    tone_lines = np.array([p.threshold is None for p in passes])[line_pass]
-    plain: NDArray[np.bool_] = (limits <= contrast) & ~tone_lines
+    textured = np.array([p.threshold is None or p.fine for p in passes])[line_pass]
+    plain: NDArray[np.bool_] = (limits <= contrast) & ~textured
     return limits, plain
 
 
