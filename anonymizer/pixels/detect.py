@@ -817,10 +817,22 @@ def _faint_strokes(
     above ``_FAINT`` and ``_BAND_TEXTURE`` times the band's median response, so that
     noise on a bright region (a CT's white matter) does not pass where a flat one
     would."""
-    floor = max(_FAINT, _BAND_TEXTURE * float(np.median(response)))
-    exact = np.abs(channel.astype(np.int16) - round(value)) <= 1
+    flat = response.reshape(-1)
+    middle = flat.size // 2
+    ordered = np.partition(flat, (middle - 1, middle)) if flat.size % 2 == 0 else None
+    median = (
+        (float(ordered[middle - 1]) + float(ordered[middle])) / 2
+        if ordered is not None
+        else float(np.partition(flat, middle)[middle])
+    )
+    floor = max(_FAINT, _BAND_TEXTURE * median)
+    exact = _NEAR_VALUE[round(value)][channel]  # within one level of the drawn value
     faint: NDArray[np.bool_] = exact & (response >= floor)
     return faint
+
+
+# _NEAR_VALUE[v][c]: whether display value c is within one level of v.
+_NEAR_VALUE = np.abs(np.arange(256)[:, None] - np.arange(256)[None, :]) <= 1
 
 
 @dataclass(frozen=True)

@@ -298,7 +298,11 @@ def merge_lines(boxes: list[Box]) -> list[Box]:
         changed = False
         out: list[Box] = []
         for box in merged:
+            top, bottom = box.y, box.y + box.height
             for index, other in enumerate(out):
+                # No rows in common: neither overlapping nor side by side (a cheap test first).
+                if other.y >= bottom or top >= other.y + other.height:
+                    continue
                 if _joinable(box, other):
                     out[index] = other.union(box)
                     changed = True
