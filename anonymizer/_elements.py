@@ -18,8 +18,8 @@ def elements_of(ds: Dataset) -> dict[int, Element]:
 
 # VRs whose value the writer packs as its ASCII characters, padded to even length.
 _ASCII_VRS = frozenset(
-    {"AE", "AS", "CS", "DA", "DT", "IS", "DS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI"}
-    | {"UR", "UT"}
+    ("AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC")
+    + ("UI", "UR", "UT")
 )
 
 

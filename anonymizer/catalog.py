@@ -59,7 +59,7 @@ class Catalog:
     def add(self, entry: CatalogEntry) -> bool:
         """Record an instance; False if this tenant already has that SOP Instance UID."""
         with self.engine.begin() as conn:
-            return add_entry(conn, entry)
+            return add_entries(conn, [entry]) == 1
 
     def find(
         self,
@@ -84,19 +84,12 @@ class Catalog:
             return rows
 
 
-def add_entry(conn: Connection, entry: CatalogEntry) -> bool:
-    """Record an instance inside the caller's transaction; False if the tenant has it.
-
-    A duplicate is skipped by the database (``ON CONFLICT DO NOTHING``), so it never
-    aborts the transaction it shares (the ledger row's).
-    """
-    return add_entries(conn, [entry]) == 1
-
-
 def add_entries(conn: Connection, entries: Sequence[CatalogEntry]) -> int:
     """Record instances inside the caller's transaction, in one statement; duplicates of
-    what the tenant has are skipped. Returns how many were new where the database says
-    (SQLite and PostgreSQL do for one entry; for several, -1 may mean unknown)."""
+    what the tenant has are skipped by the database (``ON CONFLICT DO NOTHING``), so they
+    never abort the transaction they share (the ledger rows'). Returns how many were new
+    where the database says (SQLite and PostgreSQL do for one entry; for several, -1 may
+    mean unknown)."""
     if not entries:
         return 0
     stored_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -817,15 +817,7 @@ def _faint_strokes(
     above ``_FAINT`` and ``_BAND_TEXTURE`` times the band's median response, so that
     noise on a bright region (a CT's white matter) does not pass where a flat one
     would."""
-    flat = response.reshape(-1)
-    middle = flat.size // 2
-    ordered = np.partition(flat, (middle - 1, middle)) if flat.size % 2 == 0 else None
-    median = (
-        (float(ordered[middle - 1]) + float(ordered[middle])) / 2
-        if ordered is not None
-        else float(np.partition(flat, middle)[middle])
-    )
-    floor = max(_FAINT, _BAND_TEXTURE * median)
+    floor = max(_FAINT, _BAND_TEXTURE * float(np.median(response)))
     exact = _NEAR_VALUE[round(value)][channel]  # within one level of the drawn value
     faint: NDArray[np.bool_] = exact & (response >= floor)
     return faint
