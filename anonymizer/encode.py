@@ -18,9 +18,9 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32 as _LONG
 from pydicom.valuerep import PersonName
 
-_LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"})
 _UNDEFINED = 0xFFFFFFFF
 # Text VRs whose values pydicom writes as the characters themselves. DS and IS are left to
 # pydicom: their values are number objects with their own formatting.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from pydicom._uid_dict import UID_dictionary
 from pydicom.dataelem import DataElement, RawDataElement
@@ -24,13 +25,17 @@ from anonymizer.identifiers import Identifiers, collect_identifiers, pn_texts, s
 from anonymizer.profiles.compile import CompiledProfile, dictionary_vr
 from anonymizer.profiles.model import DatePolicy, PrivatePolicy
 from anonymizer.pseudonyms import Pseudonymizer
+from anonymizer.raw_sequence import MIN_REMEMBERED_TEXT, Replaced, Rules, rewrite_sequence
 from anonymizer.shift_dates import UnparsableDate, clamp_age, shift_da, shift_dt
 
 TOOL_NAME = "upload-anonymizer"
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "PN"})
 _DECODE_ON_REMOVE = frozenset({"PN", "DA", "DT", "LO", "LT", "ST", "UT", "UC", "SH"})
 _MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64, "ST": 1024, "UC": 2**31}
-_MIN_WEAK_TEXT = 12
+_MIN_WEAK_TEXT = MIN_REMEMBERED_TEXT
+# Sequences kept or cleared of removed elements are rewritten from their raw bytes; tests
+# turn this off to compare with the element-by-element path.
+RAW_SEQUENCES = True
 # Text VRs whose backslash is a character, not a value delimiter.
 _UNSPLIT_VRS = frozenset({"LT", "ST", "UT"})
 _DUMMY_TEXT = "ANONYMIZED"
@@ -190,6 +195,8 @@ class _Walker:
         return list(value) if isinstance(value, Sequence) else []
 
     def _keep(self, ds: Dataset, tag: int, depth: int, *, clean: bool) -> None:
+        if not clean and self._rewrite_raw(ds, tag, depth):
+            return
         if self._is_sequence(ds, tag):
             if ds[tag].VR != "SQ":
                 # Undefined length and not a known sequence: we cannot look inside, so it goes.
@@ -207,7 +214,94 @@ class _Walker:
         if clean and self._vr(ds, tag) in _TEXT_VRS:
             self._scrub(ds, tag)
 
+    def _rewrite_raw(self, ds: Dataset, tag: int, depth: int) -> bool:
+        """De-identify a sequence still in its raw bytes, if it needs keeping and removing
+        only (see raw_sequence); False when it must be parsed and walked."""
+        elem = elements_of(ds)[tag]
+        if not (
+            RAW_SEQUENCES
+            and isinstance(elem, RawDataElement)
+            and isinstance(elem.value, bytes)
+            and elem.length == len(elem.value)
+            and (elem.VR == "SQ" or elem.VR is None and tag in self.compiled.sequence_tags)
+        ):
+            return False
+        implicit, little = elem.is_implicit_VR, elem.is_little_endian
+        rules = Rules(
+            vr_of=dictionary_vr,
+            action_of=self._public_action,
+            keep_as_read=self._kept_as_read,
+            replacement=partial(self._raw_replacement, implicit=implicit, little=little),
+            max_depth=self.max_depth,
+        )
+        done = rewrite_sequence(
+            elem.value, implicit=implicit, little=little, rules=rules, depth=depth + 1
+        )
+        if done is None:
+            return False
+        elements_of(ds)[tag] = elem._replace(length=len(done.value), value=done.value)
+        for value in done.removed_dates:
+            self._remember_date(value)
+        self.ids.uids.update(done.uids)
+        for name, count in done.counts.items():
+            setattr(self.stats, name, getattr(self.stats, name) + count)
+        return True
+
+    def _raw_replacement(
+        self, tag: int, action: Action, vr: str, old: bytes, *, implicit: bool, little: bool
+    ) -> Replaced | None:
+        """What _uid, _empty or _dummy would write for a raw element (see raw_sequence),
+        where that needs no decoding beyond ASCII; else None. Changes nothing."""
+        if action is Action.UID or vr == "UI" and action in (Action.DUMMY, Action.CLEAN):
+            return self._raw_uids(tag, vr, old, implicit=implicit, little=little)
+        if action is Action.EMPTY:
+            value: object = None
+            counts = {"emptied": 1}
+        elif action is Action.DUMMY:
+            value = _DUMMIES.get(vr, _DUMMY_TEXT)
+            counts = {"replaced": 1}
+        else:
+            return None
+        raw = ascii_raw(tag, vr, value, implicit=implicit, little=little)
+        if raw is None or raw.value is None:
+            return None
+        return Replaced(raw.value, vr, counts, forgets_old=True)
+
+    def _raw_uids(
+        self, tag: int, vr: str, old: bytes, *, implicit: bool, little: bool
+    ) -> Replaced | None:
+        """What _uid writes for a raw element holding ASCII UIDs."""
+        if not old.isascii():
+            return None
+        text = old.decode("ascii").strip("\0 ")
+        originals = [v.strip("\0 ") for v in text.split("\\")] if text else []
+        if not originals:
+            return Replaced(None, vr, {})
+        mapped = [u if u in UID_dictionary else self.pseudonyms.uid(u) for u in originals]
+        raw = ascii_raw(
+            tag,
+            "UI",
+            mapped if len(mapped) > 1 else mapped[0],
+            implicit=implicit,
+            little=little,
+        )
+        if raw is None or raw.value is None:
+            return None
+        kept = tuple(u for u in originals if u not in UID_dictionary)
+        return Replaced(raw.value, "UI", {"uids_mapped": len(mapped)}, uids=kept)
+
+    def _public_action(self, tag: int) -> Action:
+        return self.compiled.cached_action(tag) or self.compiled.action_for(tag)
+
+    def _kept_as_read(self, tag: int) -> bool:
+        """Whether walk() leaves a kept, non-sequence element as it was read."""
+        return not (self.safe_harbor and tag in self.compiled.age_tags)
+
     # -- public actions --------------------------------------------------------------
+    def _remember_date(self, value: bytes) -> None:
+        text = value.decode("ascii", "replace").strip(" \0")
+        self.ids.add_value([t for t in text.split("\\") if t], strong=False)
+
     def _remember(self, ds: Dataset, tag: int, vr: str) -> None:
         """Keep removed names, dates and long free text, to prove they are gone."""
         if vr not in _DECODE_ON_REMOVE:
@@ -217,8 +311,7 @@ class _Walker:
             # Decode only what can matter: dates are ASCII, and text shorter than the
             # weak-text threshold in bytes is shorter still in characters.
             if vr in ("DA", "DT"):
-                text = raw.value.decode("ascii", "replace").strip(" \0")
-                self.ids.add_value([t for t in text.split("\\") if t], strong=False)
+                self._remember_date(raw.value)
                 return
             if vr != "PN" and len(raw.value.strip(b" \0")) < _MIN_WEAK_TEXT:
                 return

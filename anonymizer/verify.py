@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -21,6 +22,7 @@ from anonymizer.actions import Action
 from anonymizer.errors import LeakDetected, VerificationFailed
 from anonymizer.identifiers import Identifiers, find_needles
 from anonymizer.profiles.compile import CompiledProfile, dictionary_vr
+from anonymizer.raw_sequence import RawElement, RawSequenceError, iter_sequence, raw_path
 
 _UID_TOKEN = re.compile(rb"[0-9][0-9.]{2,63}")
 _FREE_TEXT_VRS = frozenset({"PN", "LT", "ST", "UT", "UC"})
@@ -72,6 +74,34 @@ def _check_removed(ds: Dataset, compiled: CompiledProfile, prefix: str) -> None:
         if isinstance(elem, DataElement) and elem.VR == "SQ":
             for i, item in enumerate(elem.value):
                 _check_removed(item, compiled, f"{prefix}{_tag(tag)}[{i}]/")
+        elif _is_raw_sequence(elem):
+            path = f"{prefix}{_tag(tag)}"
+            for nested in _raw_elements(elem, path):
+                if not nested.tag >> 16 & 1 and compiled.action_for(nested.tag) is Action.REMOVE:
+                    where = raw_path(path, nested)
+                    raise VerificationFailed(f"element {where} should have been removed")
+
+
+def _is_raw_sequence(elem: DataElement | RawDataElement) -> TypeGuard[RawDataElement]:
+    """A sequence the header stage rewrote from its raw bytes (see raw_sequence)."""
+    return (
+        isinstance(elem, RawDataElement)
+        and isinstance(elem.value, bytes)
+        and (elem.VR or dictionary_vr(elem.tag)) == "SQ"
+    )
+
+
+def _raw_elements(elem: RawDataElement, path: str) -> list[RawElement]:
+    assert isinstance(elem.value, bytes)  # noqa: S101 - checked by _is_raw_sequence
+    try:
+        return iter_sequence(
+            elem.value,
+            implicit=elem.is_implicit_VR,
+            little=elem.is_little_endian,
+            vr_of=dictionary_vr,
+        )
+    except RawSequenceError:
+        raise VerificationFailed(f"sequence {path} cannot be read back") from None
 
 
 def _locate(
@@ -91,6 +121,17 @@ def _locate(
                 )
             continue
         if tag in skip:
+            continue
+        if _is_raw_sequence(elem):
+            assert isinstance(elem.value, bytes)  # noqa: S101 - checked by _is_raw_sequence
+            if not find_needles(elem.value.lower(), needles):
+                continue
+            path = f"{prefix}{_tag(tag)}"
+            for nested in _raw_elements(elem, path):
+                if nested.tag in skip or free_text_only and nested.vr not in _FREE_TEXT_VRS:
+                    continue
+                if nested.value and find_needles(nested.value.lower(), needles):
+                    yield raw_path(path, nested)
             continue
         if free_text_only and (elem.VR or dictionary_vr(tag)) not in _FREE_TEXT_VRS:
             continue

@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pydicom
-from pydicom.data import get_testdata_file
+import pydicom.data
+from pydicom.data import get_charset_files, get_testdata_file, get_testdata_files
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
@@ -77,6 +78,20 @@ def to_bytes(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def real_files(max_extra_bytes: int = 5 << 20, max_extra_files: int = 40) -> list[Path]:
+    """Every file of pydicom's test_files (DICOMDIRs and non-DICOM files included), its
+    charset files, and the small files of pydicom-data."""
+    base = Path(pydicom.data.__file__).parent
+    files = sorted(p for p in (base / "test_files").rglob("*") if p.is_file())
+    files += sorted(Path(p) for p in get_charset_files())
+    extra = sorted(
+        (Path(p) for p in get_testdata_files() if "data_store" in p),
+        key=lambda p: p.name,
+    )
+    files += [p for p in extra if p.stat().st_size < max_extra_bytes][:max_extra_files]
+    return files
 
 
 def pydicom_file(name: str) -> str:
@@ -372,7 +387,7 @@ EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
 DEFLATED = "1.2.840.10008.1.2.1.99"
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-LONG_VRS = {"OB", "OW", "SQ", "UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV"}
+LONG_VRS = {"OB", "OW", "SQ", "UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"}
 
 
 def element(tag: int, vr: str, value: bytes, *, implicit: bool = False) -> bytes:
@@ -424,6 +439,57 @@ def nested(depth: int, *, implicit: bool = False, defined: bool = False) -> byte
             )
             inner = head + item + struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
     return minimal(implicit=implicit) + inner
+
+
+def sequence_item(*elements: bytes, undefined: bool = False) -> bytes:
+    """One little-endian item holding ``elements``, with its length or delimited."""
+    content = b"".join(elements)
+    if undefined:
+        head = struct.pack("<HHL", 0xFFFE, 0xE000, 0xFFFFFFFF)
+        return head + content + struct.pack("<HHL", 0xFFFE, 0xE00D, 0)
+    return struct.pack("<HHL", 0xFFFE, 0xE000, len(content)) + content
+
+
+def functional_groups(frames: int, *, implicit: bool = False) -> bytes:
+    """A Per-Frame Functional Groups Sequence with defined lengths (every other item
+    delimited): per frame, fake frame date-times, a stack ID, an index, a position and
+    a referenced source image UID."""
+    items = []
+    for frame in range(frames):
+        content = sequence_item(
+            element(0x00189074, "DT", b"20030417101500", implicit=implicit),
+            element(0x00189151, "DT", b"20030417101501", implicit=implicit),
+            element(0x00209056, "SH", b"FAKESTACK1", implicit=implicit),
+            element(0x00209057, "UL", struct.pack("<L", frame + 1), implicit=implicit),
+        )
+        position = sequence_item(
+            element(0x00200032, "DS", b"0\\0\\%d " % (frame % 10), implicit=implicit)
+        )
+        source = sequence_item(
+            element(0x00081150, "UI", CT_STORAGE.encode() + b"\0", implicit=implicit),
+            element(
+                0x00081155,
+                "UI",
+                f"{UID_ROOT}.5.{frame}".encode().ljust(40, b"\0"),
+                implicit=implicit,
+            ),
+        )
+        derivation = sequence_item(element(0x00082112, "SQ", source, implicit=implicit))
+        items.append(
+            sequence_item(
+                element(0x00089124, "SQ", derivation, implicit=implicit),
+                element(0x00209111, "SQ", content, implicit=implicit),
+                element(0x00209113, "SQ", position, implicit=implicit),
+                undefined=frame % 2 == 1,
+            )
+        )
+    return element(0x52009230, "SQ", b"".join(items), implicit=implicit)
+
+
+def enhanced_multiframe(frames: int, *, implicit: bool = False) -> bytes:
+    """A Part 10 file: the minimal header plus :func:`functional_groups` (no pixel data)."""
+    syntax = IMPLICIT_LE if implicit else EXPLICIT_LE
+    return part10(minimal(implicit=implicit) + functional_groups(frames, implicit=implicit), syntax)
 
 
 # -- anonymizers -------------------------------------------------------------------------

@@ -217,3 +217,19 @@ def test_file_meta_with_a_data_set_reads_back() -> None:
     assert back.PatientName == "Fake^Person"
     assert back.Rows == 2
     assert back.SOPInstanceUID == "1.2.3.4.5"
+
+
+@pytest.mark.parametrize("vr", ["SV", "UV"])
+def test_64_bit_vrs_kept_raw_get_the_long_header(vr: str) -> None:
+    """SV and UV have a 4-byte length in Explicit VR (PS3.5 Table 7.1-1), like OB."""
+    ds = Dataset()
+    if vr == "SV":
+        ds.SelectorSVValue = [-5, 1 << 40]
+    else:
+        ds.SelectorUVValue = [5, 1 << 40]
+    expected = pydicom_bytes(ds, implicit=False, little=True)
+    assert expected is not None
+    assert expected[4:8] == vr.encode() + b"\0\0"
+    raw = dcmread(io.BytesIO(expected), force=True)  # read back raw, never decoded
+    raw.set_original_encoding(False, True, None)
+    assert ours(raw, implicit=False, little=True) == expected

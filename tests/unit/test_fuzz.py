@@ -12,7 +12,15 @@ from functools import cache
 
 import pydicom
 import pytest
-from factories import anonymizer_for, element, make_phi_dataset, minimal, part10, pydicom_file
+from factories import (
+    anonymizer_for,
+    element,
+    enhanced_multiframe,
+    make_phi_dataset,
+    minimal,
+    part10,
+    pydicom_file,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.data import get_charset_files
@@ -31,6 +39,7 @@ SEEDS = (
     "JPEG2000.dcm",
     "chrI2.dcm",
     "phi",
+    "frames",
 )
 LENGTHS = (0, 1, 2, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFE, 0x10000)
 
@@ -39,6 +48,8 @@ LENGTHS = (0, 1, 2, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFE, 0x10000)
 def seed(name: str) -> bytes:
     if name == "phi":
         return make_phi_dataset().to_bytes()
+    if name == "frames":
+        return enhanced_multiframe(6)
     if name.startswith("chr"):
         path = next(p for p in get_charset_files() if p.endswith(name))
     else:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pydicom
 import pydicom.data
 import pytest
-from factories import anonymizer_for, compiled
-from pydicom.data import get_charset_files, get_testdata_files
+from factories import anonymizer_for, compiled, real_files
 from pydicom.dataset import Dataset
 
 from anonymizer import Action
@@ -24,8 +23,6 @@ from anonymizer.errors import DeidError
 from anonymizer.identifiers import OWN_VOCABULARY
 
 PIXEL_DATA = 0x7FE00010
-MAX_EXTRA_BYTES = 5 << 20
-MAX_EXTRA_FILES = 40
 # Floors, a little under what this suite sees today, so that a change that starts
 # rejecting good files fails here. Today: 204 ok / 30 rejected of 234 files, both profiles.
 MIN_OK = {"basic": 195, "research": 195}
@@ -52,15 +49,7 @@ MUST_PASS = (
 
 
 def _files() -> list[Path]:
-    base = Path(pydicom.data.__file__).parent
-    files = sorted(p for p in (base / "test_files").rglob("*") if p.is_file())
-    files += sorted(Path(p) for p in get_charset_files())
-    extra = sorted(
-        (Path(p) for p in get_testdata_files() if "data_store" in p),
-        key=lambda p: p.name,
-    )
-    files += [p for p in extra if p.stat().st_size < MAX_EXTRA_BYTES][:MAX_EXTRA_FILES]
-    return files
+    return real_files()
 
 
 @dataclass
