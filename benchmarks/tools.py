@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,15 @@ def ours() -> Adapter:
         anonymizer.anonymize_file(src, dst)
 
     return anonymize
+
+
+def ours_element_walk() -> Adapter:
+    """Ours with every sequence parsed and walked element by element (the raw-sequence
+    rewrite off): the same output, for a before/after in one run. Not in the default set."""
+    from anonymizer import header  # noqa: PLC0415 - import inside the worker
+
+    header.RAW_SEQUENCES = False
+    return ours()
 
 
 def dicognito() -> Adapter:
@@ -89,8 +99,44 @@ TOOLS: dict[str, Callable[[], Adapter]] = {
     "dicognito": dicognito,
     "deid": deid,
     "dicom-anonymizer": dicom_anonymizer,
+    "ours (element walk)": ours_element_walk,
 }
+DEFAULT_TOOLS = ("pydicom floor", "ours", "dicognito", "deid", "dicom-anonymizer")
 PEERS = ("dicognito", "deid", "dicom-anonymizer")
+
+
+# Whole-folder command lines, each run as its own process and timed from outside, so that
+# interpreter start-up and imports count: what a researcher waits for at the shell.
+# deid has no command that writes de-identified files with its default recipe.
+_FLOOR_SCRIPT = """import pathlib, sys, pydicom
+src, dst = map(pathlib.Path, sys.argv[1:])
+for path in sorted(src.iterdir()):
+    pydicom.dcmread(path).save_as(dst / path.name)
+"""
+OURS_CLI = "ours"
+FLOOR_CLI = "pydicom floor"
+
+
+def command(name: str, src: Path, dst: Path) -> list[str]:
+    """The command line of tool ``name`` that de-identifies every file of ``src`` into the
+    existing folder ``dst`` (basic or default configuration)."""
+    python = sys.executable
+    scripts = Path(python).parent
+    commands = {
+        FLOOR_CLI: [python, "-c", _FLOOR_SCRIPT, str(src), str(dst)],
+        OURS_CLI: [str(scripts / "anonymizer"), "anonymize", str(src), str(dst)]
+        + ["--profile", "basic", "--throwaway-key", "--quiet", "--no-resume"],
+        # dicognito's console script does not start in 0.19 (main() wants an argument).
+        "dicognito": [python, "-m", "dicognito", "--output-directory", str(dst), "--quiet"]
+        + [str(src)],
+        "dicom-anonymizer": [str(scripts / "dicom-anonymizer"), str(src), str(dst)],
+    }
+    return commands[name]
+
+
+COMMANDS = (FLOOR_CLI, OURS_CLI, "dicognito", "dicom-anonymizer")
+# Tools whose command line names each output after its input (the leak check needs that).
+KEEPS_NAMES = frozenset({FLOOR_CLI, OURS_CLI, "dicom-anonymizer"})
 
 
 def make(name: str) -> Adapter:
