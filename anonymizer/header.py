@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from pydicom._uid_dict import UID_dictionary
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -243,6 +243,8 @@ class _Walker:
         for value in done.removed_dates:
             self._remember_date(value)
         self.ids.uids.update(done.uids)
+        if done.weak_texts:
+            self.ids.add_value(done.weak_texts, strong=False)
         for name, count in done.counts.items():
             setattr(self.stats, name, getattr(self.stats, name) + count)
         return True
@@ -254,6 +256,11 @@ class _Walker:
         where that needs no decoding beyond ASCII; else None. Changes nothing."""
         if action is Action.UID or vr == "UI" and action in (Action.DUMMY, Action.CLEAN):
             return self._raw_uids(tag, vr, old, implicit=implicit, little=little)
+        if action is Action.SHIFT or action is Action.CLEAN and vr in ("DA", "DT"):
+            return self._raw_shift(tag, vr, old, implicit=implicit, little=little)
+        if action is Action.CLEAN:
+            # _clean leaves other VRs as they are; text and AE values it rewrites.
+            return None if vr in _TEXT_VRS or vr == "AE" else Replaced(None, vr, {})
         if action is Action.EMPTY:
             value: object = None
             counts = {"emptied": 1}
@@ -289,6 +296,33 @@ class _Walker:
             return None
         kept = tuple(u for u in originals if u not in UID_dictionary)
         return Replaced(raw.value, "UI", {"uids_mapped": len(mapped)}, uids=kept)
+
+    def _raw_shift(
+        self, tag: int, vr: str, old: bytes, *, implicit: bool, little: bool
+    ) -> Replaced | None:
+        """What _shift writes for a raw date: the value decoded as ``ds[tag].value`` would
+        give it, shifted; None where _shift would empty an unparsable date."""
+        if vr not in ("DA", "DT"):
+            return Replaced(None, vr, {})
+        raw = RawDataElement(BaseTag(tag), vr, len(old), old, 0, implicit, little)
+        value = convert_raw_data_element(raw).value
+        if not value:
+            return Replaced(None, vr, {})
+        texts = [str(v) for v in value] if isinstance(value, MultiValue) else [str(value)]
+        shifter = shift_da if vr == "DA" else shift_dt
+        try:
+            shifted = [
+                shifter(t, self.shift_days, year_only=self.safe_harbor) if t.strip() else t
+                for t in texts
+            ]
+        except UnparsableDate:
+            return None
+        new = ascii_raw(
+            tag, vr, shifted if len(shifted) > 1 else shifted[0], implicit=implicit, little=little
+        )
+        if new is None or new.value is None:
+            return None
+        return Replaced(new.value, vr, {"dates_shifted": 1}, weak_texts=tuple(texts))
 
     def _public_action(self, tag: int) -> Action:
         return self.compiled.cached_action(tag) or self.compiled.action_for(tag)

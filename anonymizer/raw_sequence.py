@@ -3,16 +3,18 @@
 An enhanced multi-frame object carries one functional-group item per frame: hundreds to
 thousands of small nested data sets, whose parsing, walking and encoding cost more than
 the rest of the header. Most of their elements are kept as read (positions, spacings,
-indices) or removed whole (frame date-times). When every element inside a sequence is of
-those two kinds, the result is the same bytes less the removed elements, with item and
-sequence lengths recomputed, and :func:`rewrite_sequence` produces it from the raw value.
+indices), removed whole, or given a value that needs no decoding beyond ASCII (a fixed
+dummy, an empty value, a shifted date, a mapped UID). When every element inside a
+sequence is of those kinds, :func:`rewrite_sequence` writes the result straight from the
+raw value, recomputing item and sequence lengths; the header stage supplies the values.
 
 It takes only well-formed input: any private, UN, unknown, group length or delimiter
-element, any action that changes a value, elements out of tag order, a length that does
-not add up or nesting past the limit makes it return None, and the caller parses the
-sequence with pydicom and walks it element by element as before. On what it does take,
-its output is byte for byte what that path writes (a test compares both on real files).
-:func:`iter_sequence` reads such a value back, for the leak check.
+element, any value the header stage must decode or remember (names, long text), elements
+out of tag order, a length that does not add up or nesting past the limit makes it return
+None, and the caller parses the sequence with pydicom and walks it element by element as
+before. On what it does take, its output is byte for byte what that path writes (tests
+compare both on real files and random nesting). :func:`iter_sequence` reads such a value
+back, for the leak check.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Rewrite:
     counts: Counter[str] = field(default_factory=Counter)
     removed_dates: list[bytes] = field(default_factory=list)
     uids: list[str] = field(default_factory=list)
+    weak_texts: list[str] = field(default_factory=list)
 
 
 class Replaced(NamedTuple):
@@ -60,7 +63,8 @@ class Replaced(NamedTuple):
     vr: str
     counts: dict[str, int]
     forgets_old: bool = False  # the old value leaves the output (dates are remembered)
-    uids: tuple[str, ...] = ()
+    uids: tuple[str, ...] = ()  # original UIDs it replaces, for the leak check
+    weak_texts: tuple[str, ...] = ()  # old values the leak check looks for (shifted dates)
 
 
 # replacement(tag, action, VR, old value): what to write, or None for "not here".
@@ -248,6 +252,7 @@ class _Rewriter(_Reader):
             out += (self._element_head(tag, new.vr, len(new.value)), new.value)
         self.result.counts.update(new.counts)
         self.result.uids += new.uids
+        self.result.weak_texts += new.weak_texts
 
     def _forget(self, vr: str, value: bytes) -> None:
         """Note a value that leaves the output: dates are remembered for the leak check."""
