@@ -308,13 +308,8 @@ class _Walker:
         value = convert_raw_data_element(raw).value
         if not value:
             return Replaced(None, vr, {})
-        texts = [str(v) for v in value] if isinstance(value, MultiValue) else [str(value)]
-        shifter = shift_da if vr == "DA" else shift_dt
         try:
-            shifted = [
-                shifter(t, self.shift_days, year_only=self.safe_harbor) if t.strip() else t
-                for t in texts
-            ]
+            texts, shifted = self._shifted(vr, value)
         except UnparsableDate:
             return None
         new = ascii_raw(
@@ -492,13 +487,8 @@ class _Walker:
         value = elem.value
         if not value:
             return
-        texts = [str(v) for v in value] if isinstance(value, MultiValue) else [str(value)]
-        shifter = shift_da if vr == "DA" else shift_dt
         try:
-            shifted = [
-                shifter(t, self.shift_days, year_only=self.safe_harbor) if t.strip() else t
-                for t in texts
-            ]
+            texts, shifted = self._shifted(vr, value)
         except UnparsableDate:
             self.stats.warnings.append(f"unparsable_date_emptied:{_tag(tag)}")
             self._empty(ds, tag, depth)
@@ -506,6 +496,16 @@ class _Walker:
         self.ids.add_value(texts, strong=False)
         self._set(ds, tag, vr, shifted if len(shifted) > 1 else shifted[0])
         self.stats.dates_shifted += 1
+
+    def _shifted(self, vr: str, value: object) -> tuple[list[str], list[str]]:
+        """A date value's texts and their shifted forms (raises UnparsableDate)."""
+        texts = [str(v) for v in value] if isinstance(value, MultiValue) else [str(value)]
+        shifter = shift_da if vr == "DA" else shift_dt
+        shifted = [
+            shifter(t, self.shift_days, year_only=self.safe_harbor) if t.strip() else t
+            for t in texts
+        ]
+        return texts, shifted
 
     # -- private elements ------------------------------------------------------------
     def _private(
