@@ -30,6 +30,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from anonymizer import raw_sequence
 from anonymizer.encode import encode_dataset, encode_file_meta
 from anonymizer.errors import (
     ElementTooLong,
@@ -40,6 +41,7 @@ from anonymizer.errors import (
     TooLarge,
     UnsupportedTransferSyntax,
 )
+from anonymizer.raw_header import read_keeping_sequences_raw
 
 _PREAMBLE = 128
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
@@ -358,12 +360,22 @@ def _read_header(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = read_dataset(
-                stream,  # type: ignore[arg-type]
-                is_implicit_VR=implicit,
-                is_little_endian=little,
-                stop_when=_at_pixel_data,
-            )
+            kept = None
+            if raw_sequence.ENABLED:
+                kept = read_keeping_sequences_raw(
+                    buffer, start, implicit=implicit, little=little, stop_at=_at_pixel_data_tag
+                )
+            if kept is None:
+                stream.seek(start)
+                ds = read_dataset(
+                    stream,  # type: ignore[arg-type]
+                    is_implicit_VR=implicit,
+                    is_little_endian=little,
+                    stop_when=_at_pixel_data,
+                )
+            else:
+                ds, stopped = kept
+                stream.seek(stopped)
     except RecursionError:
         raise NestingTooDeep("sequences nested too deep to parse") from None
     except MemoryError:
@@ -390,6 +402,10 @@ def _last_element_end(ds: Dataset) -> int:
             return 1 << 62
         end = max(end, tell + length)
     return end
+
+
+def _at_pixel_data_tag(tag: int) -> bool:
+    return int.__ge__(tag, _PIXEL_DATA)
 
 
 def _at_pixel_data(tag: int, vr: str | None, length: int) -> bool:

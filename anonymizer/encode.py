@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 
 from pydicom.charset import convert_encodings, default_encoding
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -87,29 +88,12 @@ def _write(
         encodings = convert_encodings(list(charset) if not isinstance(charset, str) else charset)
     write = fp.write
     header = _header_writer(write, implicit=implicit, order=order)
-    little = order == "<"
     for tag in sorted(elements):
         if not tag & 0xFFFF and tag >> 16 > 6:
             continue  # retired group length, as pydicom
         elem = elements[tag]
         if isinstance(elem, RawDataElement):
-            value = elem.value
-            length = elem.length
-            vr = elem.VR
-            # Raw bytes are only valid in the encoding they were read in: a sequence's
-            # items carry that VR mode, and numbers that byte order.
-            if (
-                isinstance(value, bytes)
-                and length != _UNDEFINED
-                and len(value) == length
-                and elem.is_implicit_VR == implicit
-                and elem.is_little_endian == little
-                and (implicit or (vr and len(vr) == 2 and vr != "UN"))
-            ):
-                if header(tag, vr or "UN", length):
-                    write(value)
-                else:
-                    write_data_element(fp, elem, encodings)
+            if _write_raw(fp, elem, encodings, header, implicit=implicit, order=order):
                 continue
             elem = ds[tag]
         if isinstance(elem, DataElement) and elem.VR == "SQ" and isinstance(elem.value, Sequence):
@@ -128,6 +112,56 @@ def _write(
             write(data)
         else:
             write_data_element(fp, elem, encodings)
+
+
+def _write_raw(
+    fp: DicomBytesIO,
+    elem: RawDataElement,
+    encodings: str | list[str],
+    header: Callable[[int, str, int], bool],
+    *,
+    implicit: bool,
+    order: str,
+) -> bool:
+    """Write a raw element as its bytes, if they are valid in this encoding (a sequence's
+    items carry the VR mode they were read in, numbers their byte order); else False."""
+    value, length, vr = elem.value, elem.length, elem.VR
+    if not (
+        isinstance(value, bytes)
+        and elem.is_implicit_VR == implicit
+        and elem.is_little_endian == (order == "<")
+    ):
+        return False
+    if (
+        length != _UNDEFINED
+        and len(value) == length
+        and (implicit or vr and len(vr) == 2 and vr != "UN")
+    ):
+        if header(elem.tag, vr or "UN", length):
+            fp.write(value)
+        else:
+            write_data_element(fp, elem, encodings)
+        return True
+    if _raw_undefined_sequence(elem):
+        # Its items as read (raw_header), between the header and the delimiter.
+        header(elem.tag, "SQ", _UNDEFINED)
+        fp.write(value)
+        fp.write(struct.pack(order + "HHL", 0xFFFE, 0xE0DD, 0))
+        return True
+    return False
+
+
+def _raw_undefined_sequence(elem: RawDataElement) -> bool:
+    """An undefined-length sequence kept raw: explicit VR SQ, or implicit VR and a tag
+    the dictionary calls a sequence."""
+    if elem.length != _UNDEFINED:
+        return False
+    if elem.is_implicit_VR:
+        try:
+            return elem.VR is None and dictionary_VR(elem.tag) == "SQ"
+        except KeyError:
+            return False
+    return elem.VR == "SQ"
 
 
 def _header_writer(

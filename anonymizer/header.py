@@ -17,6 +17,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
+from anonymizer import raw_sequence
 from anonymizer._elements import ascii_raw, elements_of
 from anonymizer.actions import CLEAN_PIXEL_DATA_CODE, Action
 from anonymizer.encode import encode_dataset
@@ -33,9 +34,7 @@ _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "PN"})
 _DECODE_ON_REMOVE = frozenset({"PN", "DA", "DT", "LO", "LT", "ST", "UT", "UC", "SH"})
 _MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64, "ST": 1024, "UC": 2**31}
 _MIN_WEAK_TEXT = MIN_REMEMBERED_TEXT
-# Sequences kept or cleared of removed elements are rewritten from their raw bytes; tests
-# turn this off to compare with the element-by-element path.
-RAW_SEQUENCES = True
+_UNDEFINED = 0xFFFFFFFF
 # Text VRs whose backslash is a character, not a value delimiter.
 _UNSPLIT_VRS = frozenset({"LT", "ST", "UT"})
 _DUMMY_TEXT = "ANONYMIZED"
@@ -219,10 +218,10 @@ class _Walker:
         only (see raw_sequence); False when it must be parsed and walked."""
         elem = elements_of(ds)[tag]
         if not (
-            RAW_SEQUENCES
+            raw_sequence.ENABLED
             and isinstance(elem, RawDataElement)
             and isinstance(elem.value, bytes)
-            and elem.length == len(elem.value)
+            and elem.length in (len(elem.value), _UNDEFINED)
             and (elem.VR == "SQ" or elem.VR is None and tag in self.compiled.sequence_tags)
         ):
             return False
@@ -239,7 +238,9 @@ class _Walker:
         )
         if done is None:
             return False
-        elements_of(ds)[tag] = elem._replace(length=len(done.value), value=done.value)
+        # An undefined-length sequence (raw_header) stays so: its value is its items.
+        length = elem.length if elem.length == _UNDEFINED else len(done.value)
+        elements_of(ds)[tag] = elem._replace(length=length, value=done.value)
         for value in done.removed_dates:
             self._remember_date(value)
         self.ids.uids.update(done.uids)

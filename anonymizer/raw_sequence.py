@@ -19,6 +19,7 @@ back, for the leak check.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +35,12 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
+# Deeper than this, a scan gives up (the leak check then fails closed, and reading falls
+# back to pydicom, whose own recursion limit the nesting cap reports).
+_MAX_SCAN_DEPTH = 32
+# Whether sequences are read and rewritten raw at all; tests turn it off to compare with
+# pydicom's parsing and the element-by-element walk.
+ENABLED = True
 # Removed text shorter than this (in bytes, padding stripped) is not remembered by the
 # header stage either: the two thresholds are the same constant.
 MIN_REMEMBERED_TEXT = 12
@@ -101,7 +108,12 @@ class _Reader:
     """Element headers of one encoding, read from one buffer."""
 
     def __init__(
-        self, data: bytes, *, implicit: bool, little: bool, vr_of: Callable[[int], str | None]
+        self,
+        data: bytes | mmap.mmap,
+        *,
+        implicit: bool,
+        little: bool,
+        vr_of: Callable[[int], str | None],
     ) -> None:
         order = "<" if little else ">"
         self.data = data
@@ -156,7 +168,8 @@ class _Rewriter(_Reader):
         self.action_of = rules.action_of
         self.keep_as_read = rules.keep_as_read
         self.replacement = rules.replacement
-        self.max_depth = rules.max_depth
+        # Never deeper than a scan reads back (the leak check reads what this writes).
+        self.max_depth = min(rules.max_depth, _MAX_SCAN_DEPTH)
         self.result = Rewrite(b"")
 
     def sequence(self, pos: int, end: int, *, undefined: bool, depth: int) -> tuple[bytes, int]:
@@ -305,7 +318,7 @@ def iter_sequence(
     """
     scanner = _Scanner(value, implicit=implicit, little=little, vr_of=vr_of)
     try:
-        scanner.items(0, len(value), undefined=False, trail=())
+        scanner.items(0, len(value), undefined=False, trail=(), depth=1)
     except struct.error:
         raise RawSequenceError("truncated element header") from None
     return scanner.found
@@ -320,15 +333,43 @@ def raw_path(prefix: str, element: RawElement) -> str:
     )
 
 
+def sequence_end(
+    data: bytes | mmap.mmap,
+    start: int,
+    *,
+    implicit: bool,
+    little: bool,
+    vr_of: Callable[[int], str | None],
+) -> int | None:
+    """Where the undefined-length sequence whose items begin at ``start`` ends (after its
+    delimiter); None if it is not a well-formed sequence this module takes."""
+    scanner = _Scanner(data, implicit=implicit, little=little, vr_of=vr_of, collect=False)
+    try:
+        return scanner.items(start, len(data), undefined=True, trail=(), depth=1)
+    except (RawSequenceError, struct.error):
+        return None
+
+
 class _Scanner(_Reader):
     def __init__(
-        self, data: bytes, *, implicit: bool, little: bool, vr_of: Callable[[int], str | None]
+        self,
+        data: bytes | mmap.mmap,
+        *,
+        implicit: bool,
+        little: bool,
+        vr_of: Callable[[int], str | None],
+        collect: bool = True,
     ) -> None:
         super().__init__(data, implicit=implicit, little=little, vr_of=vr_of)
+        self.collect = collect
         self.found: list[RawElement] = []
 
-    def items(self, pos: int, end: int, *, undefined: bool, trail: tuple[int, ...]) -> int:
+    def items(
+        self, pos: int, end: int, *, undefined: bool, trail: tuple[int, ...], depth: int
+    ) -> int:
         """Collect the elements of a sequence's items; return where the sequence ends."""
+        if depth > _MAX_SCAN_DEPTH:
+            raise RawSequenceError("nested too deep")
         index = 0
         while undefined or pos < end:
             tag, _, length, start = self.header(pos, end)
@@ -337,13 +378,18 @@ class _Scanner(_Reader):
             if tag != _ITEM:
                 raise RawSequenceError("not an item")
             stop = self.value_end(start, length, end)
-            pos = self.item(start, stop, undefined=length == _UNDEFINED, trail=(*trail, index))
+            undefined_item = length == _UNDEFINED
+            pos = self.item(
+                start, stop, undefined=undefined_item, trail=(*trail, index), depth=depth
+            )
             index += 1
         if pos != end:
             raise RawSequenceError("sequence length does not add up")
         return pos
 
-    def item(self, pos: int, end: int, *, undefined: bool, trail: tuple[int, ...]) -> int:
+    def item(
+        self, pos: int, end: int, *, undefined: bool, trail: tuple[int, ...], depth: int
+    ) -> int:
         """Collect the elements of one item; return where the item ends."""
         while undefined or pos < end:
             tag, vr, length, start = self.header(pos, end)
@@ -351,12 +397,20 @@ class _Scanner(_Reader):
                 return start
             stop = self.value_end(start, length, end)
             if vr == "SQ":
-                self.found.append(RawElement((*trail, tag), tag, vr, b""))
-                pos = self.items(start, stop, undefined=length == _UNDEFINED, trail=(*trail, tag))
+                if self.collect:
+                    self.found.append(RawElement((*trail, tag), tag, vr, b""))
+                pos = self.items(
+                    start,
+                    stop,
+                    undefined=length == _UNDEFINED,
+                    trail=(*trail, tag),
+                    depth=depth + 1,
+                )
                 continue
             if length == _UNDEFINED:
                 raise RawSequenceError("undefined length outside a sequence")
-            self.found.append(RawElement((*trail, tag), tag, vr, self.data[start:stop]))
+            if self.collect:
+                self.found.append(RawElement((*trail, tag), tag, vr, bytes(self.data[start:stop])))
             pos = stop
         if pos != end:
             raise RawSequenceError("item length does not add up")

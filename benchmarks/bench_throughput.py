@@ -278,7 +278,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
     parser.add_argument(
-        "--corpus", nargs="+", choices=["mixed", "large"], default=["mixed", "large"]
+        "--corpus",
+        nargs="+",
+        choices=["mixed", "large", "large-delimited"],
+        default=["mixed", "large"],
+        help="large-delimited: the large files with undefined-length sequences",
     )
     parser.add_argument(
         "--tools", nargs="*", choices=list(tools.TOOLS), default=list(tools.DEFAULT_TOOLS)
@@ -306,7 +310,12 @@ def main() -> None:
         corpus = (
             build_mixed(args.work)
             if name == "mixed"
-            else build_large(args.work, count=args.large_count, size_mb=args.large_mb)
+            else build_large(
+                args.work,
+                count=args.large_count,
+                size_mb=args.large_mb,
+                delimited=name == "large-delimited",
+            )
         )
         print(f"{name}: {len(corpus.files)} files in {corpus.root}", flush=True)
         results[name] = bench_corpus(name, corpus, runs, repeat=args.repeat, work=args.work)

@@ -206,11 +206,26 @@ def _multiframe_header(*, frames: int, rows: int, columns: int, seed: str) -> Da
 
 
 def write_multiframe(
-    path: Path, *, frames: int, values: dict[str, str], rows: int = 512, columns: int = 512
+    path: Path,
+    *,
+    frames: int,
+    values: dict[str, str],
+    rows: int = 512,
+    columns: int = 512,
+    delimited: bool = False,
 ) -> int:
-    """Write an uncompressed multi-frame file, pixel data streamed; return the pixel bytes."""
+    """Write an uncompressed multi-frame file, pixel data streamed; return the pixel bytes.
+
+    ``delimited``: every sequence and item with undefined length, as many scanners write
+    them (pydicom parses those as it reads; defined-length ones it leaves raw)."""
     ds = _multiframe_header(frames=frames, rows=rows, columns=columns, seed=path.name)
     plant_phi(ds, values)
+    if delimited:
+        for elem in ds.iterall():
+            if elem.VR == "SQ":
+                elem.is_undefined_length = True
+                for item in elem.value:
+                    item.is_undefined_length_sequence_item = True
     frame_bytes = rows * columns * 2
     length = frames * frame_bytes
     if length >= 0xFFFFFFFF:
@@ -226,9 +241,12 @@ def write_multiframe(
     return length
 
 
-def build_large(work: Path, *, count: int = 4, size_mb: int = 150) -> Corpus:
-    """Build (or reuse) ``count`` multi-frame files of about ``size_mb`` MB each."""
-    root = work / f"large-{count}x{size_mb}"
+def build_large(
+    work: Path, *, count: int = 4, size_mb: int = 150, delimited: bool = False
+) -> Corpus:
+    """Build (or reuse) ``count`` multi-frame files of about ``size_mb`` MB each
+    (``delimited``: with undefined-length sequences and items)."""
+    root = work / f"large-{count}x{size_mb}{'-delimited' if delimited else ''}"
     if (root / "manifest.json").exists():
         return Corpus.load(root)
     frames = max(1, size_mb * MB // (512 * 512 * 2))
@@ -237,7 +255,7 @@ def build_large(work: Path, *, count: int = 4, size_mb: int = 150) -> Corpus:
         n = 1001 + index
         name = f"{n}_enhanced_ct_{frames}f.dcm"
         values = fake_phi(n)
-        write_multiframe(root / "files" / name, frames=frames, values=values)
+        write_multiframe(root / "files" / name, frames=frames, values=values, delimited=delimited)
         planted[name] = values
     (root / "manifest.json").write_text(json.dumps({"files": planted}, indent=1))
     return Corpus(root=root, planted=planted)

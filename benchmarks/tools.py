@@ -43,9 +43,9 @@ def ours() -> Adapter:
 def ours_element_walk() -> Adapter:
     """Ours with every sequence parsed and walked element by element (the raw-sequence
     rewrite off): the same output, for a before/after in one run. Not in the default set."""
-    from anonymizer import header  # noqa: PLC0415 - import inside the worker
+    from anonymizer import raw_sequence  # noqa: PLC0415 - import inside the worker
 
-    header.RAW_SEQUENCES = False
+    raw_sequence.ENABLED = False
     return ours()
 
 

@@ -450,10 +450,24 @@ def sequence_item(*elements: bytes, undefined: bool = False) -> bytes:
     return struct.pack("<HHL", 0xFFFE, 0xE000, len(content)) + content
 
 
-def functional_groups(frames: int, *, implicit: bool = False) -> bytes:
-    """A Per-Frame Functional Groups Sequence with defined lengths (every other item
-    delimited): per frame, fake frame date-times, a stack ID, an index, a position and
-    a referenced source image UID."""
+def sequence_element(tag: int, items: bytes, *, implicit: bool, undefined: bool) -> bytes:
+    """A little-endian sequence of ``items``: with its length, or delimited."""
+    if not undefined:
+        return element(tag, "SQ", items, implicit=implicit)
+    head = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+    head += struct.pack("<L", 0xFFFFFFFF) if implicit else b"SQ" + struct.pack("<HL", 0, 0xFFFFFFFF)
+    return head + items + struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
+
+
+def functional_groups(frames: int, *, implicit: bool = False, undefined: bool = False) -> bytes:
+    """A Per-Frame Functional Groups Sequence, every other item delimited; the sequences
+    with defined lengths, or all delimited (``undefined``), as many scanners write them.
+    Per frame: fake frame date-times, a stack ID, an index, a position and a referenced
+    source image UID."""
+
+    def sequence(tag: int, items: bytes) -> bytes:
+        return sequence_element(tag, items, implicit=implicit, undefined=undefined)
+
     items = []
     for frame in range(frames):
         content = sequence_item(
@@ -474,22 +488,25 @@ def functional_groups(frames: int, *, implicit: bool = False) -> bytes:
                 implicit=implicit,
             ),
         )
-        derivation = sequence_item(element(0x00082112, "SQ", source, implicit=implicit))
+        derivation = sequence_item(sequence(0x00082112, source))
         items.append(
             sequence_item(
-                element(0x00089124, "SQ", derivation, implicit=implicit),
-                element(0x00209111, "SQ", content, implicit=implicit),
-                element(0x00209113, "SQ", position, implicit=implicit),
+                sequence(0x00089124, derivation),
+                sequence(0x00209111, content),
+                sequence(0x00209113, position),
                 undefined=frame % 2 == 1,
             )
         )
-    return element(0x52009230, "SQ", b"".join(items), implicit=implicit)
+    return sequence(0x52009230, b"".join(items))
 
 
-def enhanced_multiframe(frames: int, *, implicit: bool = False) -> bytes:
-    """A Part 10 file: the minimal header plus :func:`functional_groups` (no pixel data)."""
+def enhanced_multiframe(frames: int, *, implicit: bool = False, undefined: bool = False) -> bytes:
+    """A Part 10 file: the minimal header plus :func:`functional_groups` (no pixel data)
+    and a Patient Comments after it (to check reading resumes after the sequence)."""
     syntax = IMPLICIT_LE if implicit else EXPLICIT_LE
-    return part10(minimal(implicit=implicit) + functional_groups(frames, implicit=implicit), syntax)
+    groups = functional_groups(frames, implicit=implicit, undefined=undefined)
+    comments = element(0x00104000, "LT", b"FAKE COMMENT AFTER THE FRAMES", implicit=implicit)
+    return part10(minimal(implicit=implicit) + groups + comments, syntax)
 
 
 # -- anonymizers -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ SEEDS = (
     "chrI2.dcm",
     "phi",
     "frames",
+    "frames-delimited",
 )
 LENGTHS = (0, 1, 2, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFE, 0x10000)
 
@@ -48,8 +49,8 @@ LENGTHS = (0, 1, 2, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFE, 0x10000)
 def seed(name: str) -> bytes:
     if name == "phi":
         return make_phi_dataset().to_bytes()
-    if name == "frames":
-        return enhanced_multiframe(6)
+    if name.startswith("frames"):
+        return enhanced_multiframe(6, undefined=name.endswith("delimited"))
     if name.startswith("chr"):
         path = next(p for p in get_charset_files() if p.endswith(name))
     else:

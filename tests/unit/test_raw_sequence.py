@@ -1,6 +1,7 @@
 """Sequences rewritten from their raw bytes: the same output as the element-by-element walk.
 
-``header.RAW_SEQUENCES`` switches the raw path off; every test here runs an input both
+``raw_sequence.ENABLED`` switches the raw path off (pydicom parses every sequence and the
+header stage walks it element by element); every test here runs an input both
 ways and compares the bytes written and the counts reported, on pydicom's real files
 (enhanced multi-frame ones among them), on generated functional groups, and on random
 nested sequences from hypothesis. Malformed or unusual sequences must fall back.
@@ -48,15 +49,15 @@ UNDEFINED = 0xFFFFFFFF
 
 def _run(data: bytes | Path | str, anonymizer: Any, *, raw: bool) -> tuple[bytes, dict[str, Any]]:
     """Output bytes and result fields (or the error) with the raw path on or off."""
-    saved = header.RAW_SEQUENCES
-    header.RAW_SEQUENCES = raw
+    saved = raw_sequence.ENABLED
+    raw_sequence.ENABLED = raw
     out = io.BytesIO()
     try:
         result = anonymizer.anonymize(data if isinstance(data, bytes) else str(data), out)
     except DeidError as exc:
         return b"", {"error": type(exc).__name__, "message": str(exc)}
     finally:
-        header.RAW_SEQUENCES = saved
+        raw_sequence.ENABLED = saved
     fields = asdict(result)
     fields.pop("seconds")
     return out.getvalue(), fields
@@ -187,15 +188,19 @@ def _part10(*elements: bytes, syntax: str = "1.2.840.10008.1.2.1", explicit: boo
     return b"\0" * 128 + b"DICM" + meta + b"".join(head) + b"".join(elements)
 
 
+@pytest.mark.parametrize("undefined", [False, True], ids=["lengths", "delimited"])
 @pytest.mark.parametrize("explicit", [True, False], ids=["explicit", "implicit"])
 @pytest.mark.parametrize("profile", ["basic", "research"])
-def test_generated_functional_groups(explicit: bool, profile: str, rewrites: list[int]) -> None:
-    data = enhanced_multiframe(40, implicit=not explicit)
+def test_generated_functional_groups(
+    explicit: bool, profile: str, undefined: bool, rewrites: list[int]
+) -> None:
+    data = enhanced_multiframe(40, implicit=not explicit, undefined=undefined)
     anonymizer = anonymizer_for(profile)
     fast, slow = _run(data, anonymizer, raw=True), _run(data, anonymizer, raw=False)
     assert fast == slow
     assert "error" not in fast[1]
-    assert leaked(fast[0], ["20030417101500", "20030417101501", "FAKE^HOSTILE"]) == []
+    planted = ["20030417101500", "20030417101501", "FAKE^HOSTILE", "FAKE COMMENT AFTER"]
+    assert leaked(fast[0], planted) == []
     assert leaked_uids(fast[0], [f"{UID_ROOT}.5.{frame}" for frame in range(40)]) == []
     assert fast[1]["uids_mapped"] >= 40
     assert max(rewrites) > 40 * 100  # the whole per-frame sequence, in one piece
@@ -268,15 +273,18 @@ def _encode_item(item: Item, *, explicit: bool) -> bytes:
 @given(
     drawn=st.lists(items(), min_size=1, max_size=4),
     explicit=st.booleans(),
+    delimited=st.booleans(),
     profile=st.sampled_from(["basic", "research"]),
 )
 def test_random_nested_sequences_same_bytes_both_ways(
-    drawn: list[Item], explicit: bool, profile: str
+    drawn: list[Item], explicit: bool, delimited: bool, profile: str
 ) -> None:
     body = b"".join(_encode_item(i, explicit=explicit) for i in drawn)
     syntax = "1.2.840.10008.1.2.1" if explicit else "1.2.840.10008.1.2"
     data = _part10(
-        _element(0x00081140, "SQ", body, explicit=explicit), syntax=syntax, explicit=explicit
+        _element(0x00081140, "SQ", body, explicit=explicit, undefined=delimited),
+        syntax=syntax,
+        explicit=explicit,
     )
     anonymizer = anonymizer_for(profile)
     fast, slow = _run(data, anonymizer, raw=True), _run(data, anonymizer, raw=False)
