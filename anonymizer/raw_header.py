@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import mmap
 import struct
+import warnings
 from collections.abc import Callable
 
 from pydicom.dataelem import RawDataElement
@@ -65,12 +66,19 @@ def read_keeping_sequences_raw(
             return None
         stream.seek(position)
         found.clear()
-        part = read_dataset(
-            stream,  # type: ignore[arg-type]
-            is_implicit_VR=implicit,
-            is_little_endian=little,
-            stop_when=stop_when,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            part = read_dataset(
+                stream,  # type: ignore[arg-type]
+                is_implicit_VR=implicit,
+                is_little_endian=little,
+                stop_when=stop_when,
+            )
+        if caught or not part._dict and stream.tell() != position:
+            # pydicom warned (a VR mode guessed, the file ending inside an element), or it
+            # gave up on an element and returned nothing of the segment: what it does on
+            # the whole data set is what happens to it.
+            return None
         elements.update(part._dict)
         position = stream.tell()
         if not found:

@@ -395,6 +395,10 @@ class _Scanner(_Reader):
             tag, vr, length, start = self.header(pos, end)
             if tag == _ITEM_END and undefined:
                 return start
+            if tag >> 16 == 0xFFFE:
+                # pydicom would take an item or delimiter tag here as an element, and
+                # one that starts an item makes it guess implicit VR for the item.
+                raise RawSequenceError("item or delimiter tag inside an item")
             stop = self.value_end(start, length, end)
             if vr == "SQ":
                 if self.collect:

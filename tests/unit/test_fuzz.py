@@ -39,6 +39,7 @@ SEEDS = (
     "image_dfl.dcm",
     "JPEG2000.dcm",
     "chrI2.dcm",
+    "liver.dcm",
     "phi",
     "frames",
     "frames-delimited",
@@ -187,6 +188,27 @@ def test_raw_sequences_and_pydicom_parsing_agree_on_mutated_files(
     """Differential: reading and rewriting sequences raw (raw_header, raw_sequence) gives
     the same output, or the same rejection, as pydicom's parsing and the element walk."""
     _name, data = case
+    assert _outcome(data, profile, raw=True) == _outcome(data, profile, raw=False)
+
+
+def _cut(name: str, start: int, stop: int) -> bytes:
+    data = seed(name)
+    return data[:start] + data[stop:]
+
+
+@pytest.mark.parametrize(
+    ("data", "profile"),
+    [
+        # 32 bytes cut from inside the first undefined-length sequence.
+        (_cut("frames-delimited", 688, 720), "research"),
+        # A cut that leaves pydicom at the end of the file inside an element after a
+        # sequence (it returns what it has, silently).
+        (_cut("liver.dcm", 1200, 1254), "basic"),
+    ],
+    ids=["cut-in-sequence", "eof-after-sequence"],
+)
+def test_raw_sequences_and_pydicom_parsing_agree_on_found_cases(data: bytes, profile: str) -> None:
+    """Cases the differential fuzzing found, kept as fixed regressions."""
     assert _outcome(data, profile, raw=True) == _outcome(data, profile, raw=False)
 
 

@@ -97,3 +97,25 @@ def test_reading_stops_before_pixel_data() -> None:
     ds, stopped = result
     assert stopped == len(data) - len(pixels)
     assert PIXEL_DATA not in ds._dict
+
+
+def test_an_item_tag_inside_an_item_sends_the_read_back_to_pydicom() -> None:
+    # pydicom would read the nested item tag as an element and guess implicit VR for the
+    # item; the strict scanner does not try to follow it.
+    nested = struct.pack("<HHL", 0xFFFE, 0xE000, 0) + element(0x00200032, "DS", b"1 ")
+    data = minimal() + sequence_element(
+        0x00209113, sequence_item(nested), implicit=False, undefined=True
+    )
+    assert _read(data) is None
+
+
+@pytest.mark.parametrize("cut", [2, 6])
+def test_a_file_ending_inside_an_element_after_a_sequence_goes_back_to_pydicom(
+    cut: int,
+) -> None:
+    # pydicom returns an empty or partial data set for a segment that ends mid-element
+    # (with or without a warning); the whole read is left to pydicom then.
+    item = sequence_item(element(0x00200032, "DS", b"1 "))
+    tail = element(0x00280002, "US", struct.pack("<H", 1))
+    data = minimal() + sequence_element(0x00209113, item, implicit=False, undefined=True)
+    assert _read(data + tail[:cut]) is None
