@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
@@ -105,7 +105,9 @@ class ItemRecord:
 
     def as_row(self) -> dict[str, Any]:
         """The record as a flat dict, in report column order."""
-        return asdict(self)
+        row = {name: getattr(self, name) for name in _FIELD_NAMES}
+        row["warnings"] = list(self.warnings)
+        return row
 
     def output_is_safe(self) -> bool:
         """Whether ``output`` is a relative path that stays inside the destination."""

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -102,7 +102,10 @@ class ObjectResult:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat fields: a shallow copy (dataclasses.asdict deep-copies, ~4x slower per file).
+        values = dict(self.__dict__)
+        values["warnings"] = list(self.warnings)
+        return values
 
 
 def _encode_pixels(element: Element, syntax: UID) -> bytes:

@@ -9,8 +9,9 @@ undefined), which pydicom converts exactly as it would have parsed it if anyone 
 and which the header stage can rewrite from its bytes. Reading then resumes after it.
 
 Anything unusual (a sequence the strict reader does not take, a segment whose first
-element would make pydicom guess another VR mode) returns None: the caller reads the whole
-data set with pydicom in one go, as before.
+element would make pydicom guess another VR mode, a segment pydicom warns on or that ends
+inside an element) returns None: the caller reads the whole data set with pydicom in one
+go, as before.
 """
 
 from __future__ import annotations

@@ -30,7 +30,14 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks.*` from the
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from benchmarks import tools  # noqa: E402
-from benchmarks.corpus import MB, Corpus, build_large, build_mixed, testdata  # noqa: E402
+from benchmarks.corpus import (
+    MB,
+    Corpus,
+    build_large,
+    build_mixed,
+    build_mixed_copies,
+    testdata,
+)  # noqa: E402
 from benchmarks.leaks import leaked_fields  # noqa: E402
 from benchmarks.rss import peak_rss_mb  # noqa: E402
 
@@ -280,9 +287,11 @@ def main() -> None:
     parser.add_argument(
         "--corpus",
         nargs="+",
-        choices=["mixed", "large", "large-delimited"],
+        choices=["mixed", "mixed-x10", "large", "large-delimited"],
         default=["mixed", "large"],
-        help="large-delimited: the large files with undefined-length sequences",
+        help="mixed-x10: ten copies of mixed, each a new instance with its own planted "
+        "values (1660 files); large-delimited: the large files with undefined-length "
+        "sequences",
     )
     parser.add_argument(
         "--tools", nargs="*", choices=list(tools.TOOLS), default=list(tools.DEFAULT_TOOLS)
@@ -310,6 +319,8 @@ def main() -> None:
         corpus = (
             build_mixed(args.work)
             if name == "mixed"
+            else build_mixed_copies(args.work, 10)
+            if name == "mixed-x10"
             else build_large(
                 args.work,
                 count=args.large_count,

@@ -2,6 +2,9 @@
 
 * ``mixed``: the readable DICOM Part 10 image files (< 5 MB) among pydicom's bundled test
   files and pydicom-data, each saved back in its own transfer syntax with fake PHI planted.
+* ``mixed-xN``: N copies of ``mixed``, each copy a new instance (new study, series and
+  instance UIDs) with its own planted values: a research-sized batch of the same kinds of
+  file, where a command's start-up weighs what it does in real use.
 * ``large``: uncompressed 16-bit Enhanced CT multi-frame files built from CT_small's header,
   with noise pixel data appended in chunks (never held in memory whole).
 * :func:`write_multiframe` also writes the ~1 GB file of the memory benchmark.
@@ -163,6 +166,33 @@ def build_mixed(work: Path) -> Corpus:
         planted[name] = values
     manifest = {"files": planted, "skipped": len(skipped)}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return Corpus(root=root, planted=planted)
+
+
+def build_mixed_copies(work: Path, copies: int) -> Corpus:
+    """Build (or reuse) ``copies`` copies of the mixed corpus under ``work/mixed-x<copies>``."""
+    base = build_mixed(work)
+    root = work / f"mixed-x{copies}"
+    if (root / "manifest.json").exists():
+        return Corpus.load(root)
+    files = root / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    planted: dict[str, dict[str, str]] = {}
+    for copy in range(copies):
+        for index, source in enumerate(base.files, start=1):
+            n = 10_000 * (copy + 1) + index
+            name = f"{copy:02d}_{source.name}"
+            values = fake_phi(n)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(source)
+                for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+                    setattr(ds, keyword, generate_uid(entropy_srcs=[name, keyword]))
+                ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                plant_phi(ds, values)
+                ds.save_as(files / name)
+            planted[name] = values
+    (root / "manifest.json").write_text(json.dumps({"files": planted}, indent=1))
     return Corpus(root=root, planted=planted)
 
 
