@@ -75,7 +75,7 @@ def read_keeping_sequences_raw(
                 is_little_endian=little,
                 stop_when=stop_when,
             )
-        if caught or not part._dict and stream.tell() != position:
+        if caught or (not part._dict and stream.tell() != position):
             # pydicom warned (a VR mode guessed, the file ending inside an element), or it
             # gave up on an element and returned nothing of the segment: what it does on
             # the whole data set is what happens to it.

@@ -279,6 +279,19 @@ def _print_ratios(rows: dict[str, Any], ours_name: str) -> None:
         print(line + "  ")
 
 
+def _build(name: str, args: argparse.Namespace) -> Corpus:
+    if name == "mixed":
+        return build_mixed(args.work)
+    if name == "mixed-x10":
+        return build_mixed_copies(args.work, 10)
+    return build_large(
+        args.work,
+        count=args.large_count,
+        size_mb=args.large_mb,
+        delimited=name == "large-delimited",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=REPO / "bench-work")
@@ -316,18 +329,7 @@ def main() -> None:
     runs += [("command", t) for t in args.commands]
     results: dict[str, dict[str, Any]] = {}
     for name in args.corpus:
-        corpus = (
-            build_mixed(args.work)
-            if name == "mixed"
-            else build_mixed_copies(args.work, 10)
-            if name == "mixed-x10"
-            else build_large(
-                args.work,
-                count=args.large_count,
-                size_mb=args.large_mb,
-                delimited=name == "large-delimited",
-            )
-        )
+        corpus = _build(name, args)
         print(f"{name}: {len(corpus.files)} files in {corpus.root}", flush=True)
         results[name] = bench_corpus(name, corpus, runs, repeat=args.repeat, work=args.work)
     print(
