@@ -9,9 +9,8 @@ undefined), which pydicom converts exactly as it would have parsed it if anyone 
 and which the header stage can rewrite from its bytes. Reading then resumes after it.
 
 Anything unusual (a sequence the strict reader does not take, a segment whose first
-element would make pydicom guess another VR mode, a segment pydicom warns on or that ends
-inside an element) returns None: the caller reads the whole data set with pydicom in one
-go, as before.
+element would make pydicom guess another VR mode, a segment that ends inside an element)
+returns None: the caller reads the whole data set with pydicom in one go, as before.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import io
 import mmap
 import struct
-import warnings
 from collections.abc import Callable
 
 from pydicom.dataelem import RawDataElement
@@ -67,18 +65,15 @@ def read_keeping_sequences_raw(
             return None
         stream.seek(position)
         found.clear()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            part = read_dataset(
-                stream,  # type: ignore[arg-type]
-                is_implicit_VR=implicit,
-                is_little_endian=little,
-                stop_when=stop_when,
-            )
-        if caught or (not part._dict and stream.tell() != position):
-            # pydicom warned (a VR mode guessed, the file ending inside an element), or it
-            # gave up on an element and returned nothing of the segment: what it does on
-            # the whole data set is what happens to it.
+        part = read_dataset(
+            stream,  # type: ignore[arg-type]
+            is_implicit_VR=implicit,
+            is_little_endian=little,
+            stop_when=stop_when,
+        )
+        if not part._dict and stream.tell() != position:
+            # The file ended inside an element: pydicom warns and drops everything it had
+            # read of the segment. What it does on the whole data set is what happens to it.
             return None
         elements.update(part._dict)
         position = stream.tell()
